@@ -1,0 +1,275 @@
+"""The one door for LLM calls: model factory, bounded retries with backoff, the concurrency
+bound, usage accounting, format retries and the per-run call cache.
+
+Retries live here only: ChatOpenAI runs with `max_retries=0` and the graph has no
+`RetryPolicy`, so one failing request costs at most `max_retries + 1` HTTP attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+import openai
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_openai import ChatOpenAI
+
+from nodes.errors import LLMCallError
+from nodes.store import CallCache
+from nodes.tokens import count_tokens
+from prompts.reminders import REMINDERS
+from state import Context
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_override: ContextVar[BaseChatModel | None] = ContextVar("longcepo_chat_model", default=None)
+_models: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], ChatOpenAI]]
+_models = weakref.WeakKeyDictionary()
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]]
+_slots = weakref.WeakKeyDictionary()
+_RETRY_STATUS = {408, 409, 425, 429}
+
+
+@contextmanager
+def override_chat_model(model: BaseChatModel) -> Iterator[None]:
+    """Route every call made inside the block to `model` (the seam tests use)."""
+    token = _override.set(model)
+    try:
+        yield
+    finally:
+        _override.reset(token)
+
+
+def chat_model(ctx: Context) -> BaseChatModel:
+    """The chat model for this run: one ChatOpenAI per endpoint and event loop."""
+    if (model := _override.get()) is not None:
+        return model
+    loop = asyncio.get_running_loop()
+    key = (ctx.model, ctx.base_url, ctx.api_key, ctx.request_timeout)
+    per_loop = _models.setdefault(loop, {})
+    if key not in per_loop:
+        per_loop[key] = ChatOpenAI(
+            model=ctx.model,
+            base_url=ctx.base_url,
+            api_key=ctx.api_key or "not-needed",  # type: ignore[arg-type]
+            timeout=ctx.request_timeout,
+            max_retries=0,
+            use_responses_api=False,
+            http_async_client=httpx.AsyncClient(timeout=ctx.request_timeout),
+        )
+    return per_loop[key]
+
+
+def _slot(limit: int) -> asyncio.Semaphore:
+    per_loop = _slots.setdefault(asyncio.get_running_loop(), {})
+    if limit not in per_loop:
+        per_loop[limit] = asyncio.Semaphore(limit)
+    return per_loop[limit]
+
+
+@dataclass
+class Usage:
+    """Counters of one stage; `as_state()` gives the reducer-ready delta."""
+
+    stage: str
+    calls: int = 0
+    failed_calls: int = 0
+    format_retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: Usage) -> None:
+        """Accumulate another attempt's counters."""
+        self.calls += other.calls
+        self.failed_calls += other.failed_calls
+        self.format_retries += other.format_retries
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+
+    def as_state(self) -> dict[str, dict[str, int]]:
+        """`{stage: counters}` for the `usage` channel."""
+        return {
+            self.stage: {
+                "calls": self.calls,
+                "failed_calls": self.failed_calls,
+                "format_retries": self.format_retries,
+                "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens,
+            }
+        }
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIConnectionError | openai.RateLimitError):
+        return True  # APITimeoutError is an APIConnectionError
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in _RETRY_STATUS or exc.status_code >= 500
+    return isinstance(exc, httpx.TransportError | asyncio.TimeoutError)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def describe_failure(exc: BaseException, ctx: Context) -> str:
+    """A one-line account of a failed call that names the fix and never shows the API key."""
+    where = ctx.base_url or "https://api.openai.com/v1"
+    if isinstance(exc, openai.APITimeoutError):
+        msg = f"the model at {where} did not answer within {ctx.request_timeout:g}s"
+    elif isinstance(exc, openai.APIConnectionError):
+        msg = (
+            f"cannot reach the model at {where}: {exc.__cause__ or exc}; start your server "
+            "or pass --base-url"
+        )
+    elif isinstance(exc, openai.AuthenticationError):
+        msg = f"the endpoint at {where} rejected the API key (401); check OPENAI_API_KEY or --api-key"
+    elif isinstance(exc, openai.NotFoundError):
+        msg = f"model {ctx.model!r} is unknown at {where} (404); pass --model with a served model"
+    elif isinstance(exc, openai.APIStatusError):
+        msg = f"the model at {where} answered HTTP {exc.status_code}: {exc.message}"
+    else:
+        msg = f"LLM call failed: {type(exc).__name__}: {exc}"
+    return msg.replace(ctx.api_key, "***") if ctx.api_key else msg
+
+
+def _request_key(ctx: Context, stage: str, messages: Sequence[BaseMessage], params: dict[str, Any]) -> str:
+    blob = json.dumps(
+        [ctx.model, ctx.base_url, stage, params, [(m.type, m.content) for m in messages]],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+async def invoke(
+    ctx: Context,
+    stage: str,
+    messages: Sequence[BaseMessage],
+    *,
+    max_tokens: int,
+    cache: CallCache | None = None,
+    attempt: int = 0,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[str, Usage]:
+    """One completion with bounded, backed-off retries; returns its text and counted usage.
+
+    `attempt` > 0 marks a format retry: it moves the seed and lifts a zero temperature, since
+    the same request at temperature 0 would only repeat the malformed reply.
+    """
+    temperature = ctx.temperature(stage)
+    if attempt:
+        temperature = max(temperature, min(1.0, 0.3 * attempt))
+    params: dict[str, Any] = {
+        "temperature": temperature,
+        "top_p": ctx.top_p,
+        "max_tokens": max_tokens,
+    }
+    if ctx.seed is not None:
+        params["seed"] = ctx.seed + attempt
+    usage = Usage(stage)
+    key = _request_key(ctx, stage, messages, params) if cache else ""
+    if cache and (hit := await cache.get(key)):
+        usage.calls, usage.prompt_tokens = 1, hit["prompt_tokens"]
+        usage.completion_tokens = hit["completion_tokens"]
+        return str(hit["text"]), usage
+    model = chat_model(ctx)
+    config = {
+        "run_name": stage,
+        "metadata": {"longcepo_stage": stage, **(metadata or {})},
+        "tags": [f"longcepo:{stage}"],
+    }
+    for try_no in range(ctx.max_retries + 1):
+        usage.calls += 1
+        try:
+            async with _slot(ctx.max_concurrency):
+                reply = await model.ainvoke(
+                    list(messages),
+                    config=config,  # type: ignore[arg-type]
+                    extra_headers={"X-Longcepo-Stage": stage},
+                    **params,
+                )
+            break
+        except Exception as exc:  # noqa: BLE001 - classified just below
+            usage.failed_calls += 1
+            if not _retryable(exc) or try_no == ctx.max_retries:
+                raise LLMCallError(
+                    f"{stage}: {describe_failure(exc, ctx)} (after {try_no + 1} attempts)"
+                ) from None
+            delay = _retry_after(exc)
+            if delay is None:
+                delay = min(ctx.retry_backoff * 2**try_no, ctx.retry_backoff_max)
+                delay *= random.uniform(0.5, 1.0)
+            log.warning("%s call failed (%s); retry %d in %.2fs", stage, type(exc).__name__,
+                        try_no + 1, delay)
+            await asyncio.sleep(delay)
+    text = reply.content if isinstance(reply.content, str) else str(reply.content)
+    meta = getattr(reply, "usage_metadata", None) or {}
+    usage.prompt_tokens += int(meta.get("input_tokens") or _count(ctx, messages))
+    usage.completion_tokens += int(meta.get("output_tokens") or count_tokens(text, ctx.tokenizer_encoding))
+    if cache:
+        await cache.put(key, {"text": text, "prompt_tokens": usage.prompt_tokens,
+                              "completion_tokens": usage.completion_tokens})
+    return text, usage
+
+
+def _count(ctx: Context, messages: Sequence[BaseMessage]) -> int:
+    return sum(count_tokens(str(m.content), ctx.tokenizer_encoding) + 4 for m in messages)
+
+
+def with_reminder(messages: Sequence[BaseMessage], stage: str) -> list[BaseMessage]:
+    """The same request with a format reminder appended to the last user message.
+
+    The bad reply is not echoed back: it could push the prompt past the window.
+    """
+    *head, last = messages
+    return [*head, HumanMessage(f"{last.content}\n\n{REMINDERS[stage]}")]
+
+
+async def ask(
+    ctx: Context,
+    stage: str,
+    messages: Sequence[BaseMessage],
+    parse: Callable[[str], T | None],
+    *,
+    max_tokens: int,
+    cache: CallCache | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[T | None, str, Usage]:
+    """Call and parse, re-asking with a reminder (and a new seed) while the reply is malformed.
+
+    Returns the parsed value, or None once `max_format_retries` re-asks are spent, with the last
+    raw text so the caller can fall back on it.
+    """
+    total = Usage(stage)
+    request = list(messages)
+    text = ""
+    for attempt in range(ctx.max_format_retries + 1):
+        text, usage = await invoke(ctx, stage, request, max_tokens=max_tokens, cache=cache,
+                                   attempt=attempt, metadata=metadata)
+        total.add(usage)
+        parsed = parse(text)
+        if parsed is not None:
+            return parsed, text, total
+        if attempt < ctx.max_format_retries:
+            total.format_retries += 1
+            log.info("%s reply ignored the protocol; re-asking (%d)", stage, attempt + 1)
+            request = with_reminder(messages, stage)
+    return None, text, total

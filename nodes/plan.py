@@ -1,0 +1,35 @@
+"""Planning: one call that lists sub-questions, parsed leniently, with bounded format retries."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langgraph.runtime import Runtime
+
+from nodes import llm
+from nodes.progress import emit
+from nodes.protocols import parse_sub_questions
+from state import Context, LongCePOState
+
+
+async def plan(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Produce the sub-questions; fall back to the normalized query alone if none parse."""
+    ctx, question = runtime.context, state["normalized_query"]
+    if not ctx.use_plan:
+        return {"sub_questions": []}
+    prompt = ctx.plan_prompt.format(question=question, max_sub_questions=ctx.max_sub_questions)
+    parse = partial(parse_sub_questions, cap=ctx.max_sub_questions)
+    subs, _, usage = await llm.ask(
+        ctx, "plan", [HumanMessage(prompt)], parse, max_tokens=ctx.max_output_tokens
+    )
+    notes = []
+    if subs is None:
+        subs = [question]
+        notes.append(
+            f"plan: no <SUB-QUESTIONS> list after {ctx.max_format_retries} re-asks; "
+            "the normalized query is the only sub-question"
+        )
+    emit(runtime, "plan", sub_questions=subs)
+    return {"sub_questions": subs, "usage": usage.as_state(), "notes": notes}

@@ -1,0 +1,309 @@
+"""Typed graph states, reducers and the runtime `Context` of longcepo.
+
+State holds only small things (questions, answers, chunk ids, findings); document text lives in
+a LangGraph store so checkpoints stay small however long the document is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Annotated, Any, Literal
+
+from typing_extensions import NotRequired, TypedDict
+
+from prompts import collapse, map_chunk, normalize, plan, reduce, summary, system
+
+# ---------------------------------------------------------------------------------------------
+# Small records carried in state
+
+
+class Document(TypedDict):
+    """One input document: a caller-chosen id and its text."""
+
+    id: str
+    text: str
+
+
+class QAPair(TypedDict):
+    """A sub-question and the answer the engine gave to it."""
+
+    question: str
+    answer: str
+
+
+class DocumentEntry(TypedDict):
+    """Where one ingested document's chunks live in the store."""
+
+    doc_id: str
+    key: str
+    n_chunks: int
+    chars: int
+    first: int
+
+
+class SupportingChunk(TypedDict):
+    """A chunk whose findings reached an answer, with its character span in its document."""
+
+    doc_id: str
+    chunk: int
+    start: int
+    end: int
+    passes: list[int]
+
+
+class Finding(TypedDict):
+    """A map or collapse result in the four-field protocol, with the chunks it came from."""
+
+    sources: list[int]
+    extracted: str
+    rationale: str
+    answer: str
+    confidence: float | None
+
+
+class StageUsage(TypedDict):
+    """Token and call counts of one stage; retried and failed attempts are included."""
+
+    calls: int
+    failed_calls: int
+    format_retries: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+STAGES = ("normalize", "plan", "summary", "map", "collapse", "reduce")
+Stage = Literal["normalize", "plan", "summary", "map", "collapse", "reduce"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reducers
+
+
+def merge_usage(
+    left: Mapping[str, Mapping[str, int]] | None, right: Mapping[str, Mapping[str, int]] | None
+) -> dict[str, dict[str, int]]:
+    """Sum per-stage counters; parallel tasks each report a delta."""
+    out: dict[str, dict[str, int]] = {k: dict(v) for k, v in (left or {}).items()}
+    for stage, counts in (right or {}).items():
+        into = out.setdefault(stage, {})
+        for name, value in counts.items():
+            into[name] = into.get(name, 0) + int(value)
+    return out
+
+
+def merge_supporting(
+    left: list[SupportingChunk] | None, right: list[SupportingChunk] | None
+) -> list[SupportingChunk]:
+    """Union supporting chunks by (doc_id, chunk), uniting the passes that used each one."""
+    merged: dict[tuple[str, int], SupportingChunk] = {}
+    for item in [*(left or []), *(right or [])]:
+        key = (item["doc_id"], item["chunk"])
+        if key in merged:
+            passes = sorted(set(merged[key]["passes"]) | set(item["passes"]))
+            merged[key] = {**merged[key], "passes": passes}
+        else:
+            merged[key] = {**item, "passes": sorted(set(item["passes"]))}
+    return sorted(merged.values(), key=lambda c: (c["doc_id"], c["chunk"]))
+
+
+def add_or_reset(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
+    """Append, except that `None` in place of a list clears the accumulator between rounds."""
+    if right is None:
+        return []
+    return [*(left or []), *right]
+
+
+def add_notes(left: list[str] | None, right: list[str] | None) -> list[str]:
+    """Append notes, keeping the first occurrence of each so repeated fallbacks read once."""
+    out = list(left or [])
+    for note in right or []:
+        if note not in out:
+            out.append(note)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Main graph states
+
+
+class InputState(TypedDict):
+    """What a caller passes: `context` and `query`, or one `message` holding the delimiter."""
+
+    context: NotRequired[str | list[Document]]
+    query: NotRequired[str]
+    message: NotRequired[str]
+
+
+class OutputState(TypedDict):
+    """What a caller gets back."""
+
+    answer: str
+    normalized_query: str
+    sub_questions: list[str]
+    qa_history: list[QAPair]
+    supporting_chunks: Annotated[list[SupportingChunk], merge_supporting]
+    usage: Annotated[dict[str, dict[str, int]], merge_usage]
+    notes: Annotated[list[str], add_notes]
+
+
+class LongCePOState(InputState, OutputState):
+    """The main graph's full state: the output plus the loop's bookkeeping."""
+
+    run_key: str
+    documents: list[DocumentEntry]
+    question: str
+    pass_index: int
+    summary_question: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Map/collapse/reduce engine states
+
+
+class EngineInput(TypedDict):
+    """One question for the engine; `context` is read only when no `documents` are given."""
+
+    question: str
+    qa_history: NotRequired[list[QAPair]]
+    context: NotRequired[str | list[Document]]
+    documents: NotRequired[list[DocumentEntry]]
+    run_key: NotRequired[str]
+    pass_index: NotRequired[int]
+    summary_question: NotRequired[str]
+
+
+class EngineOutput(TypedDict):
+    """The engine's answer to one question, with provenance and cost."""
+
+    answer: str
+    supporting_chunks: Annotated[list[SupportingChunk], merge_supporting]
+    usage: Annotated[dict[str, dict[str, int]], merge_usage]
+    notes: Annotated[list[str], add_notes]
+
+
+class EngineState(EngineInput, EngineOutput):
+    """The engine's full state; `map_results` and `merged` are per-round accumulators."""
+
+    pending_summaries: list[int]
+    map_results: Annotated[list[Finding], add_or_reset]
+    findings: list[Finding]
+    merged: Annotated[list[dict[str, Any]], add_or_reset]
+    collapse_round: int
+    collapse_limit: int
+    collapse_pairs: list[int]
+
+
+class ChunkTask(TypedDict):
+    """A `Send` payload: ids only, never text."""
+
+    run_key: str
+    pass_index: int
+    chunk: int
+
+
+class MergeTask(TypedDict):
+    """A `Send` payload for one collapse merge: two adjacent findings and where they sit."""
+
+    run_key: str
+    pass_index: int
+    at: int
+    pair: list[Finding]
+
+
+# ---------------------------------------------------------------------------------------------
+# Runtime configuration
+
+
+def _env(name: str, fallback: str | None = None) -> Any:
+    """Default factory reading an environment variable; an explicit value always wins."""
+    return lambda: os.environ.get(name) or fallback
+
+
+def _opt(default: Any, description: str, **kw: Any) -> Any:
+    """A dataclass field with a description that Studio and the README table show."""
+    if callable(default) and not isinstance(default, str):
+        return field(default_factory=default, metadata={"description": description}, **kw)
+    return field(default=default, metadata={"description": description}, **kw)
+
+
+@dataclass(kw_only=True)
+class Context:
+    """Runtime configuration of a longcepo run (`context_schema`)."""
+
+    model: str = _opt(_env("LONGCEPO_MODEL", "llama-3.3-70b"), "Chat model name at the endpoint.")
+    base_url: str | None = _opt(
+        _env("OPENAI_BASE_URL"), "OpenAI-compatible endpoint; None means api.openai.com."
+    )
+    api_key: str | None = _opt(
+        _env("OPENAI_API_KEY"), "API key for the endpoint; never logged.", repr=False
+    )
+    temperature_normalize: float = _opt(0.7, "Sampling temperature of query normalization.")
+    temperature_plan: float = _opt(0.7, "Sampling temperature of planning.")
+    temperature_summary: float = _opt(0.7, "Sampling temperature of chunk summaries.")
+    temperature_map: float = _opt(0.7, "Sampling temperature of the map stage.")
+    temperature_collapse: float = _opt(0.7, "Sampling temperature of the collapse stage.")
+    temperature_reduce: float = _opt(0.7, "Sampling temperature of the reduce stage.")
+    top_p: float = _opt(0.7, "Nucleus sampling top_p for every call.")
+    seed: int | None = _opt(None, "Sampling seed passed to the endpoint, for repeatable runs.")
+    chunk_size: int = _opt(4096, "Maximum tokens per document chunk.")
+    max_context_window: int = _opt(8192, "The model's context window in tokens.")
+    max_output_tokens: int = _opt(1024, "Output cap of every call except summaries.")
+    max_output_tokens_summary: int = _opt(300, "Output cap of summary calls.")
+    num_neighbor_summaries: int = _opt(5, "Summaries shown before AND after each chunk in map.")
+    delimiter: str = _opt("<CONTEXT_END>", "Separates context from query in a single message.")
+    tokenizer_encoding: str = _opt("cl100k_base", "Offline tiktoken encoding for token counts.")
+    max_concurrency: int = _opt(16, "Most LLM calls in flight at once.")
+    max_sub_questions: int = _opt(6, "Cap on the plan's sub-questions.")
+    max_format_retries: int = _opt(3, "Re-asks when an answer ignores the output protocol.")
+    max_retries: int = _opt(6, "Retries of a failed HTTP call (429, 5xx, timeout, dropped).")
+    request_timeout: float = _opt(120.0, "Seconds before one LLM call is abandoned.")
+    retry_backoff: float = _opt(0.5, "First retry delay in seconds; doubles each retry.")
+    retry_backoff_max: float = _opt(30.0, "Longest delay between retries, in seconds.")
+    use_plan: bool = _opt(True, "Plan sub-questions; False answers the query in one pass.")
+    summary_scope: Literal["query", "sub_question"] = _opt(
+        "query",
+        "Summaries aware of the whole query (computed once per run) or of each sub-question.",
+    )
+    max_document_tokens: int | None = _opt(None, "Refuse inputs longer than this; None: no cap.")
+    system_prompt: str = _opt(system.QA_SYSTEM, "System prompt of summary/map/collapse/reduce.")
+    normalize_prompt: str = _opt(normalize.TEMPLATE, "Query normalization prompt; {query}.")
+    plan_prompt: str = _opt(plan.TEMPLATE, "Planning prompt; {question} {max_sub_questions}.")
+    summary_prompt: str = _opt(summary.TEMPLATE, "Chunk summary prompt; {chunk} {question}.")
+    map_prompt: str = _opt(
+        map_chunk.TEMPLATE,
+        "Map prompt; {summaries_before} {chunk} {summaries_after} {qa_history} {question}.",
+    )
+    collapse_prompt: str = _opt(
+        collapse.TEMPLATE, "Collapse prompt; {findings} {qa_history} {question}."
+    )
+    reduce_prompt: str = _opt(
+        reduce.TEMPLATE, "Reduce prompt; {findings} {qa_history} {question}."
+    )
+
+    def __repr__(self) -> str:
+        """Show non-default settings only; the API key is never shown."""
+        shown = []
+        for f in fields(self):
+            if f.repr and not f.name.endswith("_prompt") and f.name != "system_prompt":
+                shown.append(f"{f.name}={getattr(self, f.name)!r}")
+        return f"Context({', '.join(shown)})"
+
+    def temperature(self, stage: str) -> float:
+        """The sampling temperature configured for `stage`."""
+        return float(getattr(self, f"temperature_{stage}"))
+
+    def prompt(self, stage: str) -> str:
+        """The prompt template configured for `stage`."""
+        return str(getattr(self, f"{stage}_prompt"))
+
+
+PROMPT_FIELDS: dict[str, tuple[str, ...]] = {
+    "normalize_prompt": normalize.PLACEHOLDERS,
+    "plan_prompt": plan.PLACEHOLDERS,
+    "summary_prompt": summary.PLACEHOLDERS,
+    "map_prompt": map_chunk.PLACEHOLDERS,
+    "collapse_prompt": collapse.PLACEHOLDERS,
+    "reduce_prompt": reduce.PLACEHOLDERS,
+}
