@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from prompts import collapse, map_chunk, normalize, plan, reduce, summary, system
 
@@ -129,11 +129,16 @@ def add_notes(left: list[str] | None, right: list[str] | None) -> list[str]:
 
 
 class InputState(TypedDict):
-    """What a caller passes: `context` and `query`, or one `message` holding the delimiter."""
+    """What a caller passes: `context` and `query`, or one `message` holding the delimiter.
+
+    `documents` (instead of `context`) names documents already in the graph's store, as
+    `nodes.ingest.ingest` returns them; checkpoints then never hold the text at all.
+    """
 
     context: NotRequired[str | list[Document]]
     query: NotRequired[str]
     message: NotRequired[str]
+    documents: NotRequired[list[DocumentEntry]]
 
 
 class OutputState(TypedDict):
@@ -152,7 +157,6 @@ class LongCePOState(InputState, OutputState):
     """The main graph's full state: the output plus the loop's bookkeeping."""
 
     run_key: str
-    documents: list[DocumentEntry]
     question: str
     pass_index: int
     summary_question: str

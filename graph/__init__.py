@@ -1,13 +1,12 @@
-"""Compiled graphs of longcepo.
+"""Wiring and entry points of longcepo.
 
-`graph` and `engine_graph` carry no checkpointer, so `langgraph dev` (Studio) can load them;
-the CLI and servers call `build_graph(checkpointer=..., store=...)`.
+from graph import graph
+result = await graph.ainvoke({"context": text, "query": "..."}, context=Context(...))
 """
 
 from graph.engine import compile_engine
 from graph.main import build_graph
-
-graph = build_graph()
-engine_graph = compile_engine()
+from graph.studio import engine as engine_graph
+from graph.studio import graph
 
 __all__ = ["build_graph", "compile_engine", "engine_graph", "graph"]

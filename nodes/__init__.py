@@ -1,0 +1,1 @@
+"""Node functions of longcepo, one stage per module, plus the LLM door and protocols."""

@@ -108,7 +108,9 @@ def _check_template(name: str, template: str, needed: Sequence[str]) -> None:
     try:
         found = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
     except ValueError as exc:
-        raise ConfigError(f"{name} is not a valid format string ({exc}); escape braces as {{{{ }}}}") from None
+        raise ConfigError(
+            f"{name} is not a valid format string ({exc}); escape braces as {{{{ }}}}"
+        ) from None
     missing, unknown = set(needed) - found, found - set(needed)
     if missing or unknown:
         raise ConfigError(
@@ -187,7 +189,8 @@ def validate_context(ctx: Context) -> None:
 def check_question(ctx: Context, question: str) -> None:
     """Refuse a query too long to leave any room for the document in a map prompt."""
     n = tokens(ctx, question)
-    room = ctx.max_context_window - ctx.chunk_size - ctx.max_output_tokens - template_tokens(ctx, "map")
+    room = ctx.max_context_window - ctx.chunk_size - ctx.max_output_tokens
+    room -= template_tokens(ctx, "map")
     if n > room:
         raise InputError(
             f"the query is {n} tokens, but a map prompt leaves room for {room}; shorten the query "

@@ -1,5 +1,6 @@
-"""Token-bounded chunking: pack lines greedily; split over-long lines at sentence ends, then at
-spaces, then at token boundaries.
+"""Token-bounded chunking that packs lines greedily.
+
+Over-long lines are split at sentence ends, then at spaces, then at token boundaries.
 
 Every character is tokenized once per split level, so time is linear in document size; chunks
 are contiguous spans of the original text, so provenance is exact character offsets.

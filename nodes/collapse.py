@@ -21,18 +21,23 @@ from nodes.render import findings_text, history_text
 from nodes.setup import pass_info
 from state import Context, EngineState, Finding, MergeTask
 
+FINDING_OVERHEAD = 32  # header and field labels around a reply of at most max_output_tokens
 
-def choose_pairs(sizes: list[int], budget: int, rounds_left: int) -> list[int]:
+
+def choose_pairs(sizes: list[int], budget: int, rounds_left: int, max_size: int) -> list[int]:
     """Start indexes of the adjacent pairs (0-1, 2-3, ...) to merge this round.
 
-    A merge is assumed to shrink a pair to its larger member; pairs that save most go first.
+    A merge is expected to shrink a pair to its larger member; pairs that save most go first.
+    Whatever the merges really return (at most `max_size` tokens each), `cap` of them fit the
+    budget, so keeping n <= cap * 2**rounds_left guarantees the rounds suffice.
     """
     n = len(sizes)
     candidates = list(range(0, n - 1, 2))
     excess = sum(sizes) - budget
     if excess <= 0 or not candidates:
         return []
-    must = max(0, n - 2 ** max(rounds_left - 1, 0))
+    cap = max(1, budget // max(1, max_size))
+    must = max(0, n - cap * 2 ** max(rounds_left - 1, 0))
     by_saving = sorted(candidates, key=lambda i: -min(sizes[i], sizes[i + 1]))
     chosen: list[int] = []
     saved = 0
@@ -81,7 +86,8 @@ def plan_collapse(state: EngineState, runtime: Runtime[Context]) -> dict[str, An
     notes: list[str] = []
     pairs: list[int] = []
     if sum(sizes) > budget and rounds_left > 0:
-        pairs = choose_pairs(sizes, budget, rounds_left)
+        max_size = ctx.max_output_tokens + FINDING_OVERHEAD
+        pairs = choose_pairs(sizes, budget, rounds_left, max_size)
         emit(runtime, "collapse_round", round=state["collapse_round"] + 1, merges=len(pairs),
              findings=len(findings))
     elif sum(sizes) > budget:

@@ -36,17 +36,17 @@ def split_request(state: Mapping[str, Any], delimiter: str) -> tuple[Any, str]:
                 f"the message {problem} the delimiter {delimiter!r}; send exactly one, as "
                 f"'<document>{delimiter}<question>', or pass context and query separately"
             )
-        context, query = message.split(delimiter)
-        return context, query.strip()
-    context, query = state.get("context"), state.get("query")
-    if context is None or query is None:
+        text, question = message.split(delimiter)
+        return text, question.strip()
+    context, raw_query = state.get("context"), state.get("query")
+    if context is None or raw_query is None:
         raise InputError(
             "give both 'context' and 'query', or one 'message' holding "
             f"'<document>{delimiter}<question>'"
         )
-    if not isinstance(query, str):
+    if not isinstance(raw_query, str):
         raise InputError("query must be a string")
-    return context, query.strip()
+    return context, raw_query.strip()
 
 
 def as_documents(context: Any) -> list[Document]:
@@ -97,4 +97,21 @@ async def ingest(store: BaseStore, ctx: Context, context: Any) -> list[DocumentE
             f"the context is {total_tokens} tokens, over the configured limit of "
             f"{ctx.max_document_tokens}; send a shorter document or raise max_document_tokens"
         )
+    return entries
+
+
+async def known_documents(store: BaseStore, documents: list[Any]) -> list[DocumentEntry]:
+    """Check pre-ingested documents against the store and renumber their chunk ids."""
+    entries: list[DocumentEntry] = []
+    first = 0
+    for i, doc in enumerate(documents):
+        key = doc.get("key") if isinstance(doc, Mapping) else None
+        manifest = await chunk_store.load_manifest(store, key) if isinstance(key, str) else None
+        if manifest is None:
+            raise InputError(f"documents[{i}] is not in this graph's store; pass its text as "
+                             "'context' instead, or ingest it with the same store")
+        entries.append(DocumentEntry(doc_id=str(doc.get("doc_id") or f"doc-{i}"), key=str(key),
+                                     n_chunks=int(manifest["n_chunks"]),
+                                     chars=int(manifest["chars"]), first=first))
+        first += int(manifest["n_chunks"])
     return entries

@@ -1,5 +1,7 @@
-"""The one door for LLM calls: model factory, bounded retries with backoff, the concurrency
-bound, usage accounting, format retries and the per-run call cache.
+"""The one door for LLM calls.
+
+Model factory, bounded retries with backoff, the concurrency bound, usage accounting, format
+retries and the per-run call cache all live here.
 
 Retries live here only: ChatOpenAI runs with `max_retries=0` and the graph has no
 `RetryPolicy`, so one failing request costs at most `max_retries + 1` HTTP attempts.
@@ -120,6 +122,19 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, httpx.TransportError | asyncio.TimeoutError)
 
 
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = {id(exc)}
+    while (nxt := exc.__cause__ or exc.__context__) is not None and id(nxt) not in seen:
+        seen.add(id(nxt))
+        exc = nxt
+    return exc
+
+
+def _refused(exc: BaseException) -> bool:
+    """Nobody listens at the address: worth a retry or two (a restart), not six."""
+    return isinstance(_root_cause(exc), ConnectionRefusedError)
+
+
 def _retry_after(exc: BaseException) -> float | None:
     response = getattr(exc, "response", None)
     value = response.headers.get("retry-after") if response is not None else None
@@ -135,12 +150,12 @@ def describe_failure(exc: BaseException, ctx: Context) -> str:
     if isinstance(exc, openai.APITimeoutError):
         msg = f"the model at {where} did not answer within {ctx.request_timeout:g}s"
     elif isinstance(exc, openai.APIConnectionError):
-        msg = (
-            f"cannot reach the model at {where}: {exc.__cause__ or exc}; start your server "
-            "or pass --base-url"
-        )
+        root = _root_cause(exc)
+        reason = "connection refused" if isinstance(root, ConnectionRefusedError) else root
+        msg = f"cannot reach the model at {where}: {reason}; start your server or pass --base-url"
     elif isinstance(exc, openai.AuthenticationError):
-        msg = f"the endpoint at {where} rejected the API key (401); check OPENAI_API_KEY or --api-key"
+        msg = (f"the endpoint at {where} rejected the API key (401); check OPENAI_API_KEY "
+               "or --api-key")
     elif isinstance(exc, openai.NotFoundError):
         msg = f"model {ctx.model!r} is unknown at {where} (404); pass --model with a served model"
     elif isinstance(exc, openai.APIStatusError):
@@ -150,7 +165,9 @@ def describe_failure(exc: BaseException, ctx: Context) -> str:
     return msg.replace(ctx.api_key, "***") if ctx.api_key else msg
 
 
-def _request_key(ctx: Context, stage: str, messages: Sequence[BaseMessage], params: dict[str, Any]) -> str:
+def _request_key(
+    ctx: Context, stage: str, messages: Sequence[BaseMessage], params: dict[str, Any]
+) -> str:
     blob = json.dumps(
         [ctx.model, ctx.base_url, stage, params, [(m.type, m.content) for m in messages]],
         sort_keys=True,
@@ -209,7 +226,8 @@ async def invoke(
             break
         except Exception as exc:  # noqa: BLE001 - classified just below
             usage.failed_calls += 1
-            if not _retryable(exc) or try_no == ctx.max_retries:
+            last = min(ctx.max_retries, 2) if _refused(exc) else ctx.max_retries
+            if not _retryable(exc) or try_no >= last:
                 raise LLMCallError(
                     f"{stage}: {describe_failure(exc, ctx)} (after {try_no + 1} attempts)"
                 ) from None
@@ -223,7 +241,9 @@ async def invoke(
     text = reply.content if isinstance(reply.content, str) else str(reply.content)
     meta = getattr(reply, "usage_metadata", None) or {}
     usage.prompt_tokens += int(meta.get("input_tokens") or _count(ctx, messages))
-    usage.completion_tokens += int(meta.get("output_tokens") or count_tokens(text, ctx.tokenizer_encoding))
+    usage.completion_tokens += int(
+        meta.get("output_tokens") or count_tokens(text, ctx.tokenizer_encoding)
+    )
     if cache:
         await cache.put(key, {"text": text, "prompt_tokens": usage.prompt_tokens,
                               "completion_tokens": usage.completion_tokens})

@@ -21,7 +21,7 @@ from nodes.protocols import NO_INFO, parse_finding, salvage_answer
 from nodes.render import history_text, summaries_text, summary_line
 from nodes.setup import pass_info
 from prompts import render as fmt
-from state import ChunkTask, Context, DocumentEntry, EngineState, Finding
+from state import ChunkTask, Context, EngineState, Finding
 
 log = logging.getLogger(__name__)
 

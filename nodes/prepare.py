@@ -14,7 +14,7 @@ from langgraph.types import Overwrite
 from nodes import store as chunk_store
 from nodes.budget import check_question, validate_context
 from nodes.errors import InputError
-from nodes.ingest import ingest, split_request
+from nodes.ingest import ingest, known_documents, split_request
 from nodes.progress import emit
 from state import Context, LongCePOState
 
@@ -23,12 +23,19 @@ async def prepare(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, 
     """Validate, split the request, chunk and store the documents, and reset the outputs."""
     ctx = runtime.context
     validate_context(ctx)
-    context, query = split_request(state, ctx.delimiter)
+    store = chunk_store.resolve(runtime.store)
+    pre_ingested = state.get("documents") and not state.get("context") and not state.get("message")
+    if pre_ingested:
+        query = (state.get("query") or "").strip()
+    else:
+        context, query = split_request(state, ctx.delimiter)
     if not query:
         raise InputError("the query is empty; ask a question about the document")
     check_question(ctx, query)
-    store = chunk_store.resolve(runtime.store)
-    documents = await ingest(store, ctx, context)
+    if pre_ingested:
+        documents = await known_documents(store, state["documents"])
+    else:
+        documents = await ingest(store, ctx, context)
     n_chunks = chunk_store.total_chunks(documents)
     emit(runtime, "ingested", documents=len(documents), chunks=n_chunks)
     cleared: dict[str, Any] = {"context": ""}

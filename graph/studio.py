@@ -1,0 +1,11 @@
+"""Graphs exported for LangGraph Studio (`langgraph dev`) and plain Python use.
+
+They carry no checkpointer or store: the LangGraph server supplies its own, and a plain
+`await graph.ainvoke(...)` keeps chunks in process memory.
+"""
+
+from graph.engine import compile_engine
+from graph.main import build_graph
+
+graph = build_graph()
+engine = compile_engine()
