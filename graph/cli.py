@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--seed", type=int, help="sampling seed, for repeatable runs")
     ask.add_argument("--timeout", type=_positive(float), dest="request_timeout",
                      help="seconds per LLM call (120)")
+    ask.add_argument("--retries", type=_non_negative_int, dest="max_retries",
+                     help="retries of a failed HTTP call (6)")
     ask.add_argument("--no-plan", action="store_true", help="answer in one pass, without a plan")
     ask.add_argument("--json", action="store_true", help="print the whole result as JSON")
     out = ask.add_mutually_exclusive_group()
@@ -135,7 +137,7 @@ def context_from_args(args: argparse.Namespace) -> Context:
         name: getattr(args, name)
         for name in ("base_url", "model", "api_key", "chunk_size", "max_context_window",
                      "max_output_tokens", "num_neighbor_summaries", "max_concurrency", "seed",
-                     "request_timeout")
+                     "request_timeout", "max_retries")
     }
     if args.temperature is not None:
         for stage in ("normalize", "plan", "summary", "map", "collapse", "reduce"):
