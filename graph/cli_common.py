@@ -1,0 +1,87 @@
+"""Pieces every `longcepo` subcommand shares: option types, model options, errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from graph.api import make_context
+from nodes.budget import validate_context
+from state import Context
+
+EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+
+
+class CliError(Exception):
+    """A problem with the command line or its files: one line, exit code 2."""
+
+
+def positive(kind: type) -> Any:
+    """An argparse type accepting numbers above zero."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type accepting whole numbers from zero."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Options that build the run's `Context`: the endpoint, the window and the budgets."""
+    parser.add_argument("--base-url", help="OpenAI-compatible endpoint (env OPENAI_BASE_URL)")
+    parser.add_argument("--model", help="model name at the endpoint (env LONGCEPO_MODEL)")
+    parser.add_argument("--api-key", help="API key (env OPENAI_API_KEY)")
+    parser.add_argument("--chunk-size", type=positive(int), help="tokens per chunk (4096)")
+    parser.add_argument("--window", type=positive(int), dest="max_context_window",
+                        help="the model's context window in tokens (8192)")
+    parser.add_argument("--max-output-tokens", type=positive(int),
+                        help="output cap per call (1024)")
+    parser.add_argument("--neighbors", type=non_negative_int, dest="num_neighbor_summaries",
+                        help="neighbour summaries before and after each chunk (5)")
+    parser.add_argument("--concurrency", type=positive(int), dest="max_concurrency",
+                        help="LLM calls in flight at once (16)")
+    parser.add_argument("--temperature", type=float, help="temperature of every stage (0.7)")
+    parser.add_argument("--seed", type=int, help="sampling seed, for repeatable runs")
+    parser.add_argument("--timeout", type=positive(float), dest="request_timeout",
+                        help="seconds per LLM call (120)")
+    parser.add_argument("--retries", type=non_negative_int, dest="max_retries",
+                        help="retries of a failed HTTP call (6)")
+    parser.add_argument("--no-plan", action="store_true",
+                        help="answer in one pass, without a plan")
+
+
+def context_from_args(args: argparse.Namespace, **extra: Any) -> Context:
+    """The run's `Context` from the options given; the rest keep their defaults."""
+    settings: dict[str, Any] = {
+        name: getattr(args, name, None)
+        for name in ("base_url", "model", "api_key", "chunk_size", "max_context_window",
+                     "max_output_tokens", "num_neighbor_summaries", "max_concurrency", "seed",
+                     "request_timeout", "max_retries")
+    }
+    if getattr(args, "temperature", None) is not None:
+        for stage in ("normalize", "plan", "summary", "map", "collapse", "reduce"):
+            settings[f"temperature_{stage}"] = args.temperature
+    if getattr(args, "no_plan", False):
+        settings["use_plan"] = False
+    ctx = make_context(**{**settings, **extra})
+    validate_context(ctx)
+    return ctx
+
+
+def fail(code: int, message: str) -> int:
+    """Print one error line (no traceback) and return the exit code."""
+    print(f"longcepo: error: {message}", file=sys.stderr)
+    return code
