@@ -12,6 +12,8 @@ os.environ.pop("OPENAI_API_KEY", None)
 
 from state import Context  # noqa: E402
 
+pytest_plugins = ["llm_double.pytest_plugin"]
+
 
 @pytest.fixture
 def ctx() -> Context:
