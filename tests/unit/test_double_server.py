@@ -22,7 +22,6 @@ from prompts import map_chunk, plan
 from prompts.render import NO_EARLIER_QUESTIONS, NO_SUMMARIES_AFTER, NO_SUMMARIES_BEFORE
 from prompts.system import QA_SYSTEM
 
-
 FACT = "The mentor of Ilvana Varga is Osvin Pellam."
 QUESTION = "What is the mentor of Ilvana Varga?"
 
