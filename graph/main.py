@@ -1,6 +1,6 @@
 """Wiring of the main LongCePO graph.
 
-prepare -> normalize -> plan -> (next_pass -> engine -> record_answer)* -> END
+prepare -> normalize -> plan -> (next_pass -> engine -> record_answer)* -> finish
 """
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import START, StateGraph
+from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 
 from graph.engine import compile_engine
 from nodes.normalize import normalize
-from nodes.passes import next_pass, record_answer, route_after_pass
+from nodes.passes import finish, next_pass, record_answer, route_after_pass
 from nodes.plan import plan
 from nodes.prepare import prepare
 from state import Context, InputState, LongCePOState, OutputState
@@ -32,11 +32,13 @@ def build_graph(
     builder.add_node("next_pass", next_pass)
     builder.add_node("engine", compile_engine())
     builder.add_node("record_answer", record_answer)
+    builder.add_node("finish", finish)
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "normalize")
     builder.add_edge("normalize", "plan")
     builder.add_edge("plan", "next_pass")
     builder.add_edge("next_pass", "engine")
     builder.add_edge("engine", "record_answer")
-    builder.add_conditional_edges("record_answer", route_after_pass, ["next_pass", "__end__"])
+    builder.add_conditional_edges("record_answer", route_after_pass, ["next_pass", "finish"])
+    builder.add_edge("finish", END)
     return builder.compile(checkpointer=checkpointer, store=store, name="longcepo")

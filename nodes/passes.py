@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
+from nodes import store as chunk_store
 from nodes.progress import emit
 from state import Context, LongCePOState, QAPair
+
+log = logging.getLogger(__name__)
 
 
 def next_pass(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -31,6 +35,13 @@ def record_answer(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, 
     return {"qa_history": [*state["qa_history"], pair]}
 
 
-def route_after_pass(state: LongCePOState) -> Literal["next_pass", "__end__"]:
+def route_after_pass(state: LongCePOState) -> Literal["next_pass", "finish"]:
     """Loop until the original query has had its pass."""
-    return "next_pass" if state["pass_index"] < len(state["sub_questions"]) else "__end__"
+    return "next_pass" if state["pass_index"] < len(state["sub_questions"]) else "finish"
+
+
+async def finish(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Drop the run's scratch records from the store once the answer stands."""
+    removed = await chunk_store.forget_run(chunk_store.resolve(runtime.store), state["run_key"])
+    log.debug("run %s: removed %d scratch records", state["run_key"], removed)
+    return {}

@@ -147,3 +147,17 @@ class CallCache:
     async def put(self, key: str, value: dict[str, Any]) -> None:
         """Remember a completed call."""
         await self._store.aput(self._ns, key, value)
+
+
+async def forget_run(store: BaseStore, run_key: str) -> int:
+    """Delete a finished run's summaries, pass records and call cache; chunks stay shared.
+
+    Returns how many records were removed.
+    """
+    removed = 0
+    for kind in ("summaries", "passes", "calls"):
+        prefix = (ROOT, kind, run_key)
+        while items := await store.asearch(prefix, limit=500):
+            await store.abatch([PutOp(item.namespace, item.key, None) for item in items])
+            removed += len(items)
+    return removed

@@ -61,3 +61,18 @@ async def test_resume_through_the_api_repeats_no_finished_call(tmp_path, ctx):
     assert before["map"] == n_chunks, "the sub-question's map finished before reduce failed"
     # resumed: the failed reduce, then the final pass; nothing finished is asked again
     assert after == {"reduce": 2, "map": n_chunks}
+
+
+async def test_finished_run_leaves_only_shared_chunks_in_the_store(ctx):
+    from langgraph.store.memory import InMemoryStore
+
+    from graph import build_graph
+
+    store = InMemoryStore()
+    g = build_graph(store=store)
+    text = document(600, {300: "The code of Beta is 2222.\n"})
+    with override_chat_model(make_model(reader)):
+        out = await g.ainvoke({"context": text, "query": "What is the code of Beta?"}, context=ctx)
+    assert out["answer"] == "2222"
+    left = {item.namespace[1] for item in await store.asearch(("longcepo",), limit=10_000)}
+    assert left == {"chunks"}, f"scratch records left behind: {left}"
