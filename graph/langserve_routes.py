@@ -189,9 +189,12 @@ def _check_one(settings: ServerSettings, item: Any, config: Any) -> None:
     configurable = (config or {}).get("configurable") or {}
     if not isinstance(configurable, Mapping):
         raise RequestRejected(400, "'config.configurable' must be an object")
+    if item is not None and not isinstance(item, Mapping):
+        raise RequestRejected(400, "'input' must be an object: {\"context\": ..., \"query\": ...}"
+                                   " or {\"message\": ...}")
     try:
         ctx = context_for(settings, {k: v for k, v in configurable.items() if v is not None})
-        check_request(item if isinstance(item, Mapping) or item is None else {"x": item}, ctx)
+        check_request(item, ctx)
     except LongcepoError as exc:
         raise RequestRejected(400, str(exc)) from None
 

@@ -133,6 +133,8 @@ def test_bad_input_is_a_400_with_a_message_before_any_stream(server, double, rou
     reply = httpx.post(f"{server.url}/longcepo/{route}", json=body({"message": "no delimiter"}),
                        timeout=30)
     assert reply.status_code == 400 and "delimiter" in reply.json()["detail"]
+    text = httpx.post(f"{server.url}/longcepo/{route}", json=body("just text"), timeout=30)
+    assert text.status_code == 400 and "must be an object" in text.json()["detail"]
     bad_json = httpx.post(f"{server.url}/longcepo/{route}", content=b"{oops",
                           headers={"Content-Type": "application/json"}, timeout=30)
     assert bad_json.status_code == 400 and "not valid JSON" in bad_json.json()["detail"]
