@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install test lint bench clean
+.PHONY: install test lint bench clean studio
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -18,6 +18,10 @@ test: $(PY)
 lint: $(PY)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+studio: $(PY)
+	LANGGRAPH_NO_VERSION_CHECK=true $(VENV)/bin/langgraph dev --no-browser --no-reload \
+	    --host 127.0.0.1 --port 8123
 
 bench: $(PY)
 	$(PY) -m bench.run

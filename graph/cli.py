@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from graph import cli_ask
+from graph import cli_ask, cli_serve
+from graph.tracing import bounded_tracing
 
-COMMANDS = {module.NAME: module for module in (cli_ask,)}
+COMMANDS = {module.NAME: module for module in (cli_ask, cli_serve)}
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -28,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `longcepo` script."""
     parser, commands = build_parser()
     args = parser.parse_args(argv)
-    return int(COMMANDS[args.command].main(args, commands[args.command]))
+    with bounded_tracing():
+        return int(COMMANDS[args.command].main(args, commands[args.command]))
 
 
 if __name__ == "__main__":

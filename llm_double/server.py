@@ -264,6 +264,8 @@ class DoubleServer:
             "stream": bool(body.get("stream")),
             "detected_stage": reading.stage,
             "digest": digest,
+            "temperature": body.get("temperature"),
+            "max_tokens": body.get("max_tokens") or body.get("max_completion_tokens"),
         }
         if fault == "http_429":
             retry = self.config.retry_after

@@ -1,0 +1,128 @@
+"""`longcepo serve`: the HTTP server (LangServe at /longcepo, OpenAI-compatible at /v1)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+from graph.cli_common import (
+    EXIT_BAD_INPUT,
+    add_model_options,
+    context_from_args,
+    fail,
+    non_negative_int,
+    positive,
+)
+from graph.server_settings import SERVER_KEY_ENV, ServerSettings
+from nodes.errors import ConfigError
+
+NAME = "serve"
+EXAMPLES = """examples:
+  longcepo serve --base-url http://127.0.0.1:8000/v1 --port 8080
+  LONGCEPO_API_KEY=secret longcepo serve --host 0.0.0.0 --postgres-uri postgresql://...
+  curl -s localhost:8080/v1/chat/completions -H 'Content-Type: application/json' \\
+      -d '{"model": "longcepo-llama-3.3-70b",
+           "messages": [{"role": "user", "content": "<document><CONTEXT_END>Question?"}]}'
+"""
+
+
+def register(sub: Any) -> argparse.ArgumentParser:
+    """Add the `serve` subcommand."""
+    serve = sub.add_parser(NAME, help="serve the graph over HTTP (LangServe and OpenAI routes)",
+                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (127.0.0.1; anything else needs LONGCEPO_API_KEY)")
+    serve.add_argument("--port", type=non_negative_int, default=8000,
+                       help="port (8000; 0 picks a free one)")
+    serve.add_argument("--postgres-uri", metavar="URI",
+                       help="keep checkpoints and chunks in PostgreSQL (env LONGCEPO_POSTGRES_URI)")
+    serve.add_argument("--state-dir", help="SQLite folder when no PostgreSQL is given "
+                                           "(env LONGCEPO_HOME, ~/.longcepo)")
+    add_model_options(serve)
+    serve.add_argument("--served-model", action="append", default=[], metavar="NAME",
+                       help="offer longcepo-NAME (repeatable); default: the upstream's models")
+    serve.add_argument("--max-runs", type=positive(int), default=4,
+                       help="runs in progress at once (4)")
+    serve.add_argument("--max-queue", type=non_negative_int, default=16,
+                       help="requests that may wait for a run slot; 0: answer 503 at once (16)")
+    serve.add_argument("--queue-timeout", type=positive(float), default=120.0,
+                       help="seconds a request waits for a slot before 503 (120)")
+    serve.add_argument("--max-body-mb", type=positive(float), default=32.0,
+                       help="largest request body in MiB; larger ones get 413 (32)")
+    serve.add_argument("--log-level", default="info",
+                       choices=["debug", "info", "warning", "error"], help="(info)")
+    return serve
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; pass another "
+                          "--port or --host") from None
+    sock.listen(2048)
+    return sock
+
+
+def settings_from_args(args: argparse.Namespace) -> ServerSettings:
+    """Server settings from the parsed options and the environment."""
+    from graph.persistence import postgres_uri_from_env
+
+    return ServerSettings(
+        context=context_from_args(args), host=args.host, port=args.port,
+        postgres_uri=args.postgres_uri or postgres_uri_from_env(),
+        state_dir=Path(args.state_dir) if args.state_dir else None,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024), max_runs=args.max_runs,
+        max_queue=args.max_queue, queue_timeout=args.queue_timeout,
+        served_models=tuple(args.served_model))
+
+
+def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run the server until interrupted."""
+    import uvicorn
+
+    from graph.persistence import check_reachable
+    from graph.server import create_app
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        settings = settings_from_args(args)
+        if settings.postgres_uri:
+            asyncio.run(check_reachable(settings.postgres_uri))
+        sock = _bind(settings.host, settings.port)
+    except (ConfigError, TypeError) as exc:
+        return fail(EXIT_BAD_INPUT, str(exc))
+    if not _is_loopback(settings.host) and not settings.api_key:
+        logging.getLogger(__name__).warning(
+            "listening on %s without authentication; set %s to require a bearer key",
+            settings.host, SERVER_KEY_ENV)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"longcepo serving on http://{shown}:{port}", flush=True)
+    config = uvicorn.Config(create_app(settings), log_level=args.log_level,
+                            timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    return 0 if server.started else 1

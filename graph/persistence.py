@@ -1,0 +1,105 @@
+"""Where checkpoints and chunks live: SQLite files for one machine, PostgreSQL for many.
+
+With PostgreSQL, every replica of `longcepo serve` shares checkpoints, the chunk store and
+the per-run call cache, so a run started on one process resumes on any other.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.postgres.aio import AsyncPostgresStore
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from graph.api import sqlite_graph
+from graph.main import build_graph
+from nodes.errors import ConfigError
+
+log = logging.getLogger(__name__)
+POSTGRES_ENV = "LONGCEPO_POSTGRES_URI"
+_SETUP_LOCK = 0x10C0E9  # advisory lock id: replicas starting together migrate one at a time
+
+
+def postgres_uri_from_env() -> str | None:
+    """The PostgreSQL URI from `LONGCEPO_POSTGRES_URI`, or None for SQLite."""
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+def describe_postgres(uri: str) -> str:
+    """`host:port/dbname` of a URI, for messages: never the password."""
+    try:
+        parts = conninfo_to_dict(uri)
+    except psycopg.ProgrammingError:
+        return "an unparsable PostgreSQL URI"
+    host = parts.get("host") or "localhost"
+    return f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or parts.get('user') or ''}"
+
+
+async def check_reachable(uri: str) -> None:
+    """Fail fast with a one-line message instead of a pool that waits and times out."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(uri, connect_timeout=10)
+    except psycopg.ProgrammingError:
+        raise ConfigError(
+            "the PostgreSQL URI cannot be parsed; use postgresql://USER:PASSWORD@HOST:PORT/DB"
+        ) from None
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(
+            f"cannot connect to PostgreSQL at {describe_postgres(uri)}: {reason}; start the "
+            f"server or fix --postgres-uri / {POSTGRES_ENV}"
+        ) from None
+    await conn.close()
+
+
+@asynccontextmanager
+async def postgres_graph(
+    uri: str, *, pool_size: int = 10
+) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
+    """The main graph with checkpoints and the chunk store in one PostgreSQL database.
+
+    Tables are created on first use under an advisory lock, so replicas may start together.
+    """
+    await check_reachable(uri)
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        uri, min_size=1, max_size=pool_size, open=False,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+    )
+    await pool.open(wait=True, timeout=30)
+    try:
+        saver = AsyncPostgresSaver(pool)
+        store = AsyncPostgresStore(pool)
+        async with pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+            try:
+                await saver.setup()
+                await store.setup()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+        log.info("checkpoints and chunks in PostgreSQL at %s", describe_postgres(uri))
+        yield build_graph(checkpointer=saver, store=store)
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def open_graph(
+    *, postgres_uri: str | None = None, state_dir: str | Path | None = None
+) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
+    """The durable main graph: PostgreSQL when a URI is given, else SQLite under `state_dir`."""
+    if postgres_uri:
+        async with postgres_graph(postgres_uri) as graph:
+            yield graph
+    else:
+        async with sqlite_graph(state_dir) as graph:
+            yield graph

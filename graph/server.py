@@ -1,0 +1,112 @@
+"""The FastAPI app of `longcepo serve`: LangServe at /longcepo, OpenAI routes at /v1.
+
+The durable graph (SQLite or PostgreSQL) is opened in the app's lifespan; routes reach it
+through `holder.graph`, so the app object can be built before the database is up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from langgraph.graph.state import CompiledStateGraph
+
+from graph import langserve_routes, openai_api
+from graph.guards import BearerAuth, BodyLimit, Check, RunGate, RunLimiter, error_payload
+from graph.main import build_graph
+from graph.persistence import open_graph
+from graph.runs import RunConflict
+from graph.server_settings import ServerSettings
+from graph.tracing import bounded_tracing
+from nodes.errors import ConfigError, InputError, LLMCallError, LongcepoError
+
+log = logging.getLogger(__name__)
+
+
+class GraphHolder:
+    """The durable graph, set once the lifespan has opened its database."""
+
+    def __init__(self) -> None:
+        self._graph: CompiledStateGraph[Any, Any, Any, Any] | None = None
+
+    def __call__(self) -> CompiledStateGraph[Any, Any, Any, Any]:
+        """The graph; refused while the server starts or stops."""
+        if self._graph is None:
+            raise RuntimeError("the server is still starting; retry in a moment")
+        return self._graph
+
+    def set(self, graph: CompiledStateGraph[Any, Any, Any, Any] | None) -> None:
+        """Install (or drop, at shutdown) the graph."""
+        self._graph = graph
+
+
+def _status(exc: LongcepoError) -> int:
+    if isinstance(exc, InputError | ConfigError):
+        return 400
+    if isinstance(exc, RunConflict):
+        return 409
+    if isinstance(exc, LLMCallError):
+        return 502
+    return 500
+
+
+def _routes_to_check(settings: ServerSettings) -> Callable[[str], Check | None]:
+    langserve_check = langserve_routes.request_check(settings)
+    chat_check = openai_api.chat_check(settings)
+
+    def pick(path: str) -> Check | None:
+        if path == openai_api.CHAT_PATH:
+            return chat_check
+        if langserve_routes.is_run_path(path):
+            return langserve_check
+        return None
+
+    return pick
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """The app: guards in front of every route, the graph opened in the lifespan."""
+    holder = GraphHolder()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            stack.enter_context(bounded_tracing(settings.trace_flush_timeout))
+            graph = await stack.enter_async_context(
+                open_graph(postgres_uri=settings.postgres_uri, state_dir=settings.state_dir))
+            holder.set(graph)
+            try:
+                yield
+            finally:
+                holder.set(None)
+
+    app = FastAPI(title="longcepo", lifespan=lifespan,
+                  description="LongCePO: answers over documents of any length with a "
+                              "small-window model. LangServe at /longcepo, OpenAI at /v1.")
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        """Liveness without authentication: whether the database is open."""
+        return {"status": "ok" if holder._graph is not None else "starting",
+                "persistence": "postgres" if settings.postgres_uri else "sqlite"}
+
+    @app.exception_handler(LongcepoError)
+    async def longcepo_error(request: Request, exc: LongcepoError) -> JSONResponse:
+        status = _status(exc)
+        return JSONResponse(error_payload(str(exc), "invalid_request_error"
+                                          if status < 500 else "server_error"),
+                            status_code=status)
+
+    langserve_routes.mount(app, settings, holder, build_graph())
+    app.include_router(openai_api.router(settings, holder))
+    limiter = RunLimiter(settings.max_runs, settings.max_queue, settings.queue_timeout)
+    app.state.limiter = limiter
+    # the last added runs first: key, then body size, then checks and run slots
+    app.add_middleware(RunGate, limiter=limiter, routes=_routes_to_check(settings))
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BearerAuth, key=settings.api_key)
+    return app
