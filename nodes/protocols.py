@@ -51,7 +51,8 @@ def parse_question(text: str) -> str | None:
             lines.append(line)
     asking = [line for line in lines if line.endswith("?")]
     plain = [line for line in lines if not line.endswith(":")]
-    return (asking or plain or [None])[0]
+    chosen = asking or plain
+    return chosen[0] if chosen else None
 
 
 def parse_sub_questions(text: str, cap: int) -> list[str] | None:
