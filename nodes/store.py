@@ -22,6 +22,7 @@ from state import DocumentEntry
 
 log = logging.getLogger(__name__)
 ROOT = "longcepo"
+SAVE_BATCH = 32  # chunks per store write while ingesting
 _fallback: InMemoryStore | None = None
 
 
@@ -37,9 +38,15 @@ def resolve(store: BaseStore | None) -> BaseStore:
 
 
 def document_key(text: str, encoding: str, chunk_size: int) -> str:
-    """Store label of a document's chunks: its content hash and the chunking parameters."""
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return f"{digest}-{encoding}-{chunk_size}"
+    """Store label of a document's chunks: its content hash and the chunking parameters.
+
+    The text is hashed a slice at a time (the same digest as hashing it whole), so a 40 MB
+    document is not copied into a second, encoded buffer.
+    """
+    sha = hashlib.sha256()
+    for start in range(0, len(text), 1 << 20):
+        sha.update(text[start : start + (1 << 20)].encode("utf-8", "surrogatepass"))
+    return f"{sha.hexdigest()[:32]}-{encoding}-{chunk_size}"
 
 
 def _chunks_ns(key: str) -> tuple[str, ...]:
@@ -55,14 +62,17 @@ async def load_manifest(store: BaseStore, key: str) -> dict[str, Any] | None:
 async def save_chunks(
     store: BaseStore, key: str, text: str, spans: Sequence[tuple[int, int, int]]
 ) -> None:
-    """Store every chunk, then the manifest last, so a half-written document is never trusted."""
+    """Store every chunk, then the manifest last, so a half-written document is never trusted.
+
+    Chunk texts are copied a batch at a time: the SQLite store serializes a batch whole (with
+    generous buffers), so memory stays flat however long the document is.
+    """
     ns = _chunks_ns(key)
-    ops = [
-        PutOp(ns, f"{i:08d}", {"text": text[s:e], "start": s, "end": e, "tokens": t})
-        for i, (s, e, t) in enumerate(spans)
-    ]
-    for i in range(0, len(ops), 500):
-        await store.abatch(ops[i : i + 500])
+    for first in range(0, len(spans), SAVE_BATCH):
+        await store.abatch([
+            PutOp(ns, f"{i:08d}", {"text": text[s:e], "start": s, "end": e, "tokens": t})
+            for i, (s, e, t) in enumerate(spans[first : first + SAVE_BATCH], start=first)
+        ])
     total = sum(t for _, _, t in spans)
     await store.aput(ns, "manifest", {"n_chunks": len(spans), "tokens": total, "chars": len(text)})
 
