@@ -51,7 +51,8 @@ def cost_section(data: dict[str, Any]) -> str:
     out = ["## 1. Cost per question",
            f"Context: {data['context']}. Zero-latency double, exact cl100k counts. "
            "Calls by stage, then prompt and completion tokens over all stages "
-           "(per stage in `cost.json`).", "",
+           "(per stage in `cost.json`). Collapse never runs here: only the few chunks that "
+           "hold a planted fact return findings, and those fit the reduce window.", "",
            _table(["doc", "question", "passes", "calls", *STAGES, "prompt tok",
                    "completion tok", "correct"], rows), ""]
     by_stage = []
