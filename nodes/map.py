@@ -49,7 +49,8 @@ async def map_chunk(task: ChunkTask, runtime: Runtime[Context]) -> dict[str, Any
     lines_after = [summary_line(doc["first"] + i, found[doc["first"] + i])
                    for i in after if doc["first"] + i in found]
     question, chunk_text = info["question"], chunk["text"].strip()
-    fixed = template_tokens(ctx, "map", chunk=chunk_text, question=question)
+    # the chunk's size was counted once at ingest; the rest of the template is memoized
+    fixed = template_tokens(ctx, "map", question=question) + int(chunk["tokens"])
     fit = fit_map(ctx, fixed, lines_before, lines_after, info["qa_history"])
     if fit.dropped_summaries or fit.dropped_history:
         log.info("map chunk %d: dropped %d neighbour summaries and %d QA pairs to fit the window",

@@ -38,12 +38,21 @@ def _clean(text: str) -> str:
 
 
 def parse_question(text: str) -> str | None:
-    """The normalized question: the first meaningful line, without a leading label."""
-    for line in text.strip().splitlines():
-        line = _clean(re.sub(r"^\s*(?:normalized\s+)?question\s*:\s*", "", line, flags=re.I))
+    """The normalized question, without a leading label: the first line that asks something.
+
+    Chatty models open with a preamble ("Sure! Here is the question:"); taking that line would
+    send every later stage after a question nobody asked. Without any "?" line, the first line
+    that does not end in a colon is taken.
+    """
+    lines = []
+    for raw in text.strip().splitlines():
+        line = _clean(re.sub(r"^\s*(?:normalized\s+)?question\s*:\s*", "", raw, flags=re.I))
         if line and not line.startswith("<"):
-            return line
-    return None
+            lines.append(line)
+    asking = [line for line in lines if line.endswith("?")]
+    plain = [line for line in lines if not line.endswith(":")]
+    chosen = asking or plain
+    return chosen[0] if chosen else None
 
 
 def parse_sub_questions(text: str, cap: int) -> list[str] | None:

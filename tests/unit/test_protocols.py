@@ -83,5 +83,9 @@ def test_question_and_salvage():
     assert parse_question("Question: What is X?\nextra") == "What is X?"
     assert parse_question('"What is X?"') == "What is X?"
     assert parse_question("  \n ") is None
+    chatty = "Sure! Here is what the user wants to know:\n\n**What is X?**\n\nI hope this helps."
+    assert parse_question(chatty) == "What is X?"
+    assert parse_question("Here it is:\nSummarize the report") == "Summarize the report"
+    assert parse_question("The question is:") is None
     assert salvage_answer("Some reasoning.\n\nThe answer is 4.") == "The answer is 4."
     assert is_no_information("No information.") and not is_no_information("Oslo")

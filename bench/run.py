@@ -1,0 +1,57 @@
+"""Run the benchmarks and write `bench/results/*.json`, plots and SUMMARY.md.
+
+python -m bench.run                       # everything (about 10 minutes on 2 cores)
+python -m bench.run --only scale,chunking # some sections; SUMMARY.md uses every JSON present
+python -m bench.run --report              # only rebuild SUMMARY.md and the plots
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import chunking, cost, overhead, report, scale, walltime
+
+SECTIONS: dict[str, Callable[[], Any]] = {
+    "cost": cost.run,  # also writes prefix.json
+    "walltime": walltime.run,
+    "overhead": overhead.run,
+    "scale": scale.run,
+    "chunking": chunking.run,
+}
+ALIASES = {"prefix": "cost"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m bench.run`."""
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", help="comma-separated sections: " + ", ".join(
+        [*SECTIONS, *ALIASES]))
+    parser.add_argument("--report", action="store_true", help="only rebuild the summary")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("bench").setLevel(logging.INFO)
+    chosen: list[str] = []
+    if not args.report:
+        names = [n.strip() for n in (args.only or ",".join(SECTIONS)).split(",") if n.strip()]
+        unknown = [n for n in names if n not in SECTIONS and n not in ALIASES]
+        if unknown:
+            parser.error(f"unknown section(s) {', '.join(unknown)}; choose from "
+                         + ", ".join([*SECTIONS, *ALIASES]))
+        chosen = list(dict.fromkeys(ALIASES.get(n, n) for n in names))
+    for name in chosen:
+        started = time.perf_counter()
+        SECTIONS[name]()
+        print(f"{name}: done in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+    path = report.write_summary()
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
