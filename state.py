@@ -64,9 +64,14 @@ class Finding(TypedDict):
 
 
 class StageUsage(TypedDict):
-    """Token and call counts of one stage; retried and failed attempts are included."""
+    """Token and call counts of one stage; retried and failed attempts are included.
+
+    `calls` are requests sent; `cached_calls` were answered from the run's call cache (a task
+    re-executed after a crash, or a prompt repeated in the same run) and cost nothing.
+    """
 
     calls: int
+    cached_calls: int
     failed_calls: int
     format_retries: int
     prompt_tokens: int

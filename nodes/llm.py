@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -87,15 +87,16 @@ class Usage:
 
     stage: str
     calls: int = 0
+    cached_calls: int = 0
     failed_calls: int = 0
     format_retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: Usage) -> None:
         """Accumulate another attempt's counters."""
         self.calls += other.calls
+        self.cached_calls += other.cached_calls
         self.failed_calls += other.failed_calls
         self.format_retries += other.format_retries
         self.prompt_tokens += other.prompt_tokens
@@ -106,6 +107,7 @@ class Usage:
         return {
             self.stage: {
                 "calls": self.calls,
+                "cached_calls": self.cached_calls,
                 "failed_calls": self.failed_calls,
                 "format_retries": self.format_retries,
                 "prompt_tokens": self.prompt_tokens,
@@ -204,8 +206,7 @@ async def invoke(
     usage = Usage(stage)
     key = _request_key(ctx, stage, messages, params) if cache else ""
     if cache and (hit := await cache.get(key)):
-        usage.calls, usage.prompt_tokens = 1, hit["prompt_tokens"]
-        usage.completion_tokens = hit["completion_tokens"]
+        usage.cached_calls = 1  # nothing sent: the endpoint already answered this in this run
         return str(hit["text"]), usage
     model = chat_model(ctx)
     config = {
