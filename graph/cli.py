@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from graph import cli_ask
+from graph import cli_ask, cli_eval, cli_optimize
 
-COMMANDS = {module.NAME: module for module in (cli_ask,)}
+COMMANDS = {module.NAME: module for module in (cli_ask, cli_eval, cli_optimize)}
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:

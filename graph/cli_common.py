@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from graph.api import make_context
+from graph.prompt_file import load_prompt_file
 from nodes.budget import validate_context
 from state import Context
 
@@ -61,6 +62,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="retries of a failed HTTP call (6)")
     parser.add_argument("--no-plan", action="store_true",
                         help="answer in one pass, without a plan")
+    parser.add_argument("--prompts", metavar="FILE",
+                        help="JSON/TOML file of prompt fields to use, e.g. from optimize-prompt")
 
 
 def context_from_args(args: argparse.Namespace, **extra: Any) -> Context:
@@ -76,6 +79,8 @@ def context_from_args(args: argparse.Namespace, **extra: Any) -> Context:
             settings[f"temperature_{stage}"] = args.temperature
     if getattr(args, "no_plan", False):
         settings["use_plan"] = False
+    if getattr(args, "prompts", None):
+        settings.update(load_prompt_file(args.prompts))
     ctx = make_context(**{**settings, **extra})
     validate_context(ctx)
     return ctx
