@@ -13,12 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from evaluation.metrics import majority, mean_std, score
+from evaluation.metrics import majority, mean_std, normalize_answer, score
 from evaluation.strategies import STRATEGIES
 from nodes.protocols import is_no_information
 
 METRICS = ("f1", "em", "acc", "judge")
 _STAGE = re.compile(r"^(\w+)")
+_FORMAT_ECHOES = {"final answer only", "your answer", "answer"}
+_MAP_FALLBACKS = re.compile(r"(\d+) chunk replies ignored")
 
 
 @dataclass
@@ -75,6 +77,7 @@ def diagnose(records: Iterable[dict[str, Any]]) -> dict[str, int]:
         answer = (r.get("answer") or "").strip()
         out["empty answers"] += not answer
         out["'No information' answers"] += bool(answer) and is_no_information(answer)
+        out["answers copying the format line"] += normalize_answer(answer) in _FORMAT_ECHOES
         for counts in (r.get("usage") or {}).values():
             out["format re-asks"] += counts.get("format_retries", 0)
             out["failed HTTP attempts"] += counts.get("failed_calls", 0)
@@ -84,9 +87,13 @@ def diagnose(records: Iterable[dict[str, Any]]) -> dict[str, int]:
                 out[f"fallback: {stage.group(1) if stage else 'other'} (items)"] += 1
             if "dropped" in note or "exceeded" in note:
                 out["window trims (items)"] += 1
-        subs = (r.get("info") or {}).get("qa_history") or []
+            if (kept := _MAP_FALLBACKS.search(note)) is not None:
+                out["map replies without protocol"] += int(kept.group(1))
+        info = r.get("info") or {}
+        subs = info.get("qa_history") or []
         out["sub-answers 'No information'"] += sum(is_no_information(p["answer"]) for p in subs)
         out["sub-questions asked"] += len(subs)
+        out["multi-step plans"] += len(info.get("sub_questions") or []) > 1
     return dict(out)
 
 

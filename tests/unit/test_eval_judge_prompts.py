@@ -104,3 +104,13 @@ def test_a_bad_prompt_file_exits_2_before_any_call(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "map_prompt must use exactly" in err and model.calls == []
     assert len(err.strip().splitlines()) == 1
+
+
+def test_shared_options_reach_the_context():
+    from graph.cli_common import context_from_args
+    parser, commands = cli.build_parser()
+    args = parser.parse_args(["eval", "--dataset", "x", "--strategy", "all", *BASE,
+                              "--format-retries", "0", "--summary-tokens", "64"])
+    ctx = context_from_args(args)
+    assert ctx.max_format_retries == 0 and ctx.max_output_tokens_summary == 64
+    assert ctx.max_context_window == 2048 and ctx.chunk_size == 512
