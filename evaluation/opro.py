@@ -99,12 +99,11 @@ def meta_prompt(search: Search, model: str, kept: Sequence[Scored], examples: Se
 
 
 class Scorer:
-    """Mean metric of a prompt on a split; every item it answers is recorded in `seen`."""
+    """Mean metric of a prompt on a split of items."""
 
     def __init__(self, search: Search, base: Context, answerer: Answerer | None = None) -> None:
         self.search, self.base = search, base
         self.answerer = answerer or Answerer()
-        self.seen: list[str] = []
 
     async def __call__(self, prompt: str, items: Sequence[Item]) -> float:
         """Answer every item with `prompt` in the searched field and average the metric."""
@@ -115,7 +114,6 @@ class Scorer:
 
         async def one(item: Item) -> float:
             async with gate:
-                self.seen.append(item.item_id)
                 outcome = await self.answerer.answer(self.search.strategy, item, ctx)
                 if self.search.metric == "judge":
                     if self.search.judge_ctx is None:

@@ -25,7 +25,7 @@ import httpx
 import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
-from langchain_openai import ChatOpenAI
+from langchain_openai.chat_models.base import BaseChatOpenAI
 
 from nodes.errors import LLMCallError
 from nodes.store import CallCache
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _override: ContextVar[BaseChatModel | None] = ContextVar("longcepo_chat_model", default=None)
-_models: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], ChatOpenAI]]
+_models: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                  dict[tuple[Any, ...], BaseChatOpenAI]]
 _models = weakref.WeakKeyDictionary()
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]]
 _slots = weakref.WeakKeyDictionary()
@@ -55,14 +56,20 @@ def override_chat_model(model: BaseChatModel) -> Iterator[None]:
 
 
 def chat_model(ctx: Context) -> BaseChatModel:
-    """The chat model for this run: one ChatOpenAI per endpoint and event loop."""
+    """The chat model for this run: one client per endpoint and event loop.
+
+    `BaseChatOpenAI`, not `ChatOpenAI`: the latter renames `max_tokens` to
+    `max_completion_tokens`, which llama.cpp's Python server ignores, so a small model that
+    repeats itself would generate until its context is full. Every OpenAI-compatible server
+    honours `max_tokens`.
+    """
     if (model := _override.get()) is not None:
         return model
     loop = asyncio.get_running_loop()
     key = (ctx.model, ctx.base_url, ctx.api_key, ctx.request_timeout)
     per_loop = _models.setdefault(loop, {})
     if key not in per_loop:
-        per_loop[key] = ChatOpenAI(
+        per_loop[key] = BaseChatOpenAI(
             model=ctx.model,
             base_url=ctx.base_url,
             api_key=ctx.api_key or "not-needed",  # type: ignore[arg-type]
