@@ -78,7 +78,8 @@ class Answerer:
                        "recursion_limit": 10_000}
         result = await self.graph.ainvoke({"context": item.context, "query": item.query},
                                           config, context=ctx)
-        info = {"sub_questions": result.get("sub_questions", []),
+        info = {"normalized_query": result.get("normalized_query", ""),
+                "sub_questions": result.get("sub_questions", []),
                 "qa_history": result.get("qa_history", []),
                 "supporting_chunks": len(result.get("supporting_chunks", []))}
         return Outcome(result["answer"], result.get("usage", {}), result.get("notes", []), info)

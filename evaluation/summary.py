@@ -10,16 +10,33 @@ import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from evaluation import prompts
 from evaluation.metrics import majority, mean_std, normalize_answer, score
 from evaluation.strategies import STRATEGIES
 from nodes.protocols import is_no_information
+from state import Context
 
 METRICS = ("f1", "em", "acc", "judge")
 _STAGE = re.compile(r"^(\w+)")
 _FORMAT_ECHOES = {"final answer only", "your answer", "answer"}
+_SHINGLE = 5
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    words = normalize_answer(text).split()
+    return {tuple(words[i:i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
+
+
+_PROMPT_SHINGLES = set().union(*(_shingles(str(f.default)) for f in fields(Context)
+                                 if f.name.endswith("prompt")), _shingles(prompts.DIRECT))
+
+
+def echoes_prompt(text: str) -> bool:
+    """Whether `text` copies five words in a row from one of the prompts the model was shown."""
+    return bool(_shingles(text) & _PROMPT_SHINGLES)
 _MAP_FALLBACKS = re.compile(r"(\d+) chunk replies ignored")
 
 
@@ -78,6 +95,7 @@ def diagnose(records: Iterable[dict[str, Any]]) -> dict[str, int]:
         out["empty answers"] += not answer
         out["'No information' answers"] += bool(answer) and is_no_information(answer)
         out["answers copying the format line"] += normalize_answer(answer) in _FORMAT_ECHOES
+        out["answers copying prompt text"] += echoes_prompt(answer)
         for counts in (r.get("usage") or {}).values():
             out["format re-asks"] += counts.get("format_retries", 0)
             out["failed HTTP attempts"] += counts.get("failed_calls", 0)
@@ -93,6 +111,9 @@ def diagnose(records: Iterable[dict[str, Any]]) -> dict[str, int]:
         subs = info.get("qa_history") or []
         out["sub-answers 'No information'"] += sum(is_no_information(p["answer"]) for p in subs)
         out["sub-questions asked"] += len(subs)
+        out["sub-questions copying prompt text"] += sum(
+            echoes_prompt(q) for q in info.get("sub_questions") or [])
+        out["sub-answers copying prompt text"] += sum(echoes_prompt(p["answer"]) for p in subs)
         out["multi-step plans"] += len(info.get("sub_questions") or []) > 1
     return dict(out)
 

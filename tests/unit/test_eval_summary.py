@@ -54,3 +54,17 @@ def test_diagnostics_read_answers_notes_and_usage():
     assert counts["map replies without protocol"] == 5
     assert counts["format re-asks"] == 2
     assert counts["sub-answers 'No information'"] == 1 and counts["multi-step plans"] == 1
+
+
+def test_copies_of_prompt_text_are_counted():
+    from evaluation.summary import echoes_prompt
+    from prompts import normalize
+    line = next(x for x in normalize.TEMPLATE.splitlines() if len(x.split()) > 8)
+    assert echoes_prompt(line) and echoes_prompt(f"Sure. {line} Done.")
+    assert not echoes_prompt("The capital of France is Paris, a city on the Seine.")
+    counts = diagnose([rec("a", 0, "the final answer only", 0.0,
+                           info={"sub_questions": [line],
+                                 "qa_history": [{"question": line, "answer": "x"}]})])
+    assert counts["answers copying the format line"] == 1
+    assert counts["sub-questions copying prompt text"] == 1
+    assert counts["sub-answers copying prompt text"] == 0
