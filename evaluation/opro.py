@@ -125,17 +125,21 @@ class Scorer:
         return statistics.fmean(await asyncio.gather(*(one(i) for i in items)))
 
 
-async def propose(optimizer: Context, meta: str, count: int, step: int) -> list[str | None]:
-    """`count` proposals at temperature 1, each with its own seed when a seed is set."""
+async def propose(optimizer: Context, meta: str, count: int, step: int
+                  ) -> list[tuple[str | None, str]]:
+    """`count` proposals with the optimizer's raw replies, at temperature 1.
 
-    async def one(i: int) -> str | None:
+    Each call gets its own seed when a seed is set, so the proposals differ.
+    """
+
+    async def one(i: int) -> tuple[str | None, str]:
         ctx = optimizer if optimizer.seed is None else replace(
             optimizer, seed=optimizer.seed + 100 * step + i)
-        proposal, _, _ = await llm.ask(
+        proposal, raw, _ = await llm.ask(
             ctx, "optimize", [SystemMessage(prompts.OPTIMIZER_SYSTEM), HumanMessage(meta)],
             parse_proposal, max_tokens=max(512, optimizer.max_output_tokens), temperature=1.0,
             reminder=prompts.OPTIMIZER_REMINDER)
-        return proposal
+        return proposal, raw
 
     return list(await asyncio.gather(*(one(i) for i in range(count))))
 
@@ -166,10 +170,11 @@ async def optimize(search: Search, base: Context, optimizer: Context, dev: Seque
         kept = sorted(pool, key=lambda s: -s.score)[: search.keep]
         meta = meta_prompt(search, base.model, kept, dev[:EXAMPLES_SHOWN])
         new: list[Scored] = []
-        for proposal in await propose(optimizer, meta, search.candidates, step):
+        for proposal, raw in await propose(optimizer, meta, search.candidates, step):
             reason = _usable(search, proposal, [*pool, *new])
             if reason is not None or proposal is None:
-                skipped.append(f"step {step}: {reason}")
+                excerpt = " ".join(raw.split())[:160]
+                skipped.append(f"step {step}: {reason} (reply began: {excerpt!r})")
                 continue
             new.append(Scored(proposal, await scorer(proposal, dev), step))
         pool += new

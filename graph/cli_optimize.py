@@ -21,6 +21,7 @@ from graph.cli_common import (
     add_model_options,
     context_from_args,
     fail,
+    non_negative_int,
     positive,
 )
 from graph.prompt_file import PROMPT_KEYS, write_prompt_file
@@ -64,6 +65,8 @@ def register(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--optimizer-model", help="model proposing prompts (default: --model)")
     parser.add_argument("--optimizer-base-url", help="its endpoint (default: --base-url)")
     parser.add_argument("--optimizer-api-key", help="its API key (default: --api-key)")
+    parser.add_argument("--optimizer-format-retries", type=non_negative_int, default=3,
+                        help="re-asks when a proposal has no <PROMPT> block (3)")
     parser.add_argument("--judge-model", help="judge for --metric judge")
     add_model_options(parser)
     return parser
@@ -90,7 +93,8 @@ async def _search(args: argparse.Namespace, ctx: Context, search: Search) -> dic
     dev, test = split_items(items, args.dev, args.test, args.split_seed)
     optimizer = replace(ctx, model=args.optimizer_model or ctx.model,
                         base_url=args.optimizer_base_url or ctx.base_url,
-                        api_key=args.optimizer_api_key or ctx.api_key)
+                        api_key=args.optimizer_api_key or ctx.api_key,
+                        max_format_retries=args.optimizer_format_retries)
 
     def on_step(step: int, best: Scored, new: list[Scored]) -> None:
         scores = ", ".join(f"{100 * s.score:.1f}" for s in new) or "none usable"
