@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from graph import cli_ask, cli_serve
+from graph import cli_ask, cli_eval, cli_optimize, cli_serve
 from graph.tracing import bounded_tracing
 
-COMMANDS = {module.NAME: module for module in (cli_ask, cli_serve)}
+COMMANDS = {module.NAME: module for module in (cli_ask, cli_serve, cli_eval, cli_optimize)}
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:

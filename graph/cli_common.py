@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from graph.api import make_context
+from graph.prompt_file import load_prompt_file
 from nodes.budget import validate_context
 from state import Context
 
@@ -49,6 +50,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="the model's context window in tokens (8192)")
     parser.add_argument("--max-output-tokens", type=positive(int),
                         help="output cap per call (1024)")
+    parser.add_argument("--summary-tokens", type=positive(int), dest="max_output_tokens_summary",
+                        help="output cap of chunk summaries (300)")
     parser.add_argument("--neighbors", type=non_negative_int, dest="num_neighbor_summaries",
                         help="neighbour summaries before and after each chunk (5)")
     parser.add_argument("--concurrency", type=positive(int), dest="max_concurrency",
@@ -59,8 +62,12 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="seconds per LLM call (120)")
     parser.add_argument("--retries", type=non_negative_int, dest="max_retries",
                         help="retries of a failed HTTP call (6)")
+    parser.add_argument("--format-retries", type=non_negative_int, dest="max_format_retries",
+                        help="re-asks when a reply ignores the output protocol (3)")
     parser.add_argument("--no-plan", action="store_true",
                         help="answer in one pass, without a plan")
+    parser.add_argument("--prompts", metavar="FILE",
+                        help="JSON/TOML file of prompt fields to use, e.g. from optimize-prompt")
 
 
 def context_from_args(args: argparse.Namespace, **extra: Any) -> Context:
@@ -68,14 +75,17 @@ def context_from_args(args: argparse.Namespace, **extra: Any) -> Context:
     settings: dict[str, Any] = {
         name: getattr(args, name, None)
         for name in ("base_url", "model", "api_key", "chunk_size", "max_context_window",
-                     "max_output_tokens", "num_neighbor_summaries", "max_concurrency", "seed",
-                     "request_timeout", "max_retries")
+                     "max_output_tokens", "max_output_tokens_summary", "num_neighbor_summaries",
+                     "max_concurrency", "seed", "request_timeout", "max_retries",
+                     "max_format_retries")
     }
     if getattr(args, "temperature", None) is not None:
         for stage in ("normalize", "plan", "summary", "map", "collapse", "reduce"):
             settings[f"temperature_{stage}"] = args.temperature
     if getattr(args, "no_plan", False):
         settings["use_plan"] = False
+    if getattr(args, "prompts", None):
+        settings.update(load_prompt_file(args.prompts))
     ctx = make_context(**{**settings, **extra})
     validate_context(ctx)
     return ctx

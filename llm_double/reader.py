@@ -22,7 +22,7 @@ from prompts.render import NO_FINDINGS
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("normalize", "plan", "summary", "map", "collapse", "reduce")
+STAGES = ("normalize", "plan", "summary", "map", "collapse", "reduce", "direct")
 UNKNOWN = "unknown"
 NO_ANSWER = "No information"
 
@@ -91,6 +91,8 @@ def _stage_of(text: str) -> str:
     """The stage a prompt belongs to, from its tags."""
     if "<request>" in text:
         return "normalize"
+    if "<document>" in text:
+        return "direct"
     if OPEN_TAG in text and "<question>" in text:
         return "plan"
     if "<passage>" in text:
@@ -401,6 +403,18 @@ def _answer_from_history(question: str, text: str) -> tuple[str, str]:
     return current, "No chunk held new information; the answered questions resolve it."
 
 
+def _direct(text: str) -> tuple[str, str]:
+    """A one-call baseline: every hop must be stated in the document it was shown."""
+    question = _section(text, "question") or ""
+    chain = grammar.parse_question(question)
+    found = _answer_from_passage(chain, grammar.index_facts(_section(text, "document") or ""),
+                                 grammar.index_facts(""), {}) if chain else None
+    answer, rationale = (found[2], found[1]) if found else (NO_ANSWER, "The document is silent.")
+    letter = _options(question).get(answer.lower())
+    answer = letter or answer
+    return f"Rationale: {rationale}\nAnswer: {answer}", f"I believe it is {answer}."
+
+
 _HANDLERS = {
     "normalize": _normalize,
     "plan": _plan,
@@ -408,4 +422,5 @@ _HANDLERS = {
     "map": _map,
     "collapse": _collapse,
     "reduce": _reduce,
+    "direct": _direct,
 }

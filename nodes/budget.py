@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 from nodes.errors import ConfigError, InputError
@@ -178,11 +178,17 @@ def _check_window(ctx: Context) -> None:
             )
 
 
+def check_templates(prompts: Mapping[str, str]) -> None:
+    """Refuse prompt templates that are not format strings with exactly their placeholders."""
+    for name, text in prompts.items():
+        if name in PROMPT_FIELDS:
+            _check_template(name, text, PROMPT_FIELDS[name])
+
+
 def validate_context(ctx: Context) -> None:
     """Refuse a configuration that cannot work, before the first LLM call."""
     _check_numbers(ctx)
-    for name, needed in PROMPT_FIELDS.items():
-        _check_template(name, getattr(ctx, name), needed)
+    check_templates({name: getattr(ctx, name) for name in PROMPT_FIELDS})
     _check_window(ctx)
 
 

@@ -25,7 +25,7 @@ import httpx
 import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
-from langchain_openai import ChatOpenAI
+from langchain_openai.chat_models.base import BaseChatOpenAI
 
 from nodes.errors import LLMCallError
 from nodes.store import CallCache
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _override: ContextVar[BaseChatModel | None] = ContextVar("longcepo_chat_model", default=None)
-_models: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], ChatOpenAI]]
+_models: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                  dict[tuple[Any, ...], BaseChatOpenAI]]
 _models = weakref.WeakKeyDictionary()
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]]
 _slots = weakref.WeakKeyDictionary()
@@ -55,14 +56,20 @@ def override_chat_model(model: BaseChatModel) -> Iterator[None]:
 
 
 def chat_model(ctx: Context) -> BaseChatModel:
-    """The chat model for this run: one ChatOpenAI per endpoint and event loop."""
+    """The chat model for this run: one client per endpoint and event loop.
+
+    `BaseChatOpenAI`, not `ChatOpenAI`: the latter renames `max_tokens` to
+    `max_completion_tokens`, which llama.cpp's Python server ignores, so a small model that
+    repeats itself would generate until its context is full. Every OpenAI-compatible server
+    honours `max_tokens`.
+    """
     if (model := _override.get()) is not None:
         return model
     loop = asyncio.get_running_loop()
     key = (ctx.model, ctx.base_url, ctx.api_key, ctx.request_timeout)
     per_loop = _models.setdefault(loop, {})
     if key not in per_loop:
-        per_loop[key] = ChatOpenAI(
+        per_loop[key] = BaseChatOpenAI(
             model=ctx.model,
             base_url=ctx.base_url,
             api_key=ctx.api_key or "not-needed",  # type: ignore[arg-type]
@@ -187,13 +194,16 @@ async def invoke(
     cache: CallCache | None = None,
     attempt: int = 0,
     metadata: dict[str, Any] | None = None,
+    temperature: float | None = None,
 ) -> tuple[str, Usage]:
     """One completion with bounded, backed-off retries; returns its text and counted usage.
 
     `attempt` > 0 marks a format retry: it moves the seed and lifts a zero temperature, since
-    the same request at temperature 0 would only repeat the malformed reply.
+    the same request at temperature 0 would only repeat the malformed reply. `temperature`
+    serves callers outside the pipeline's stages (evaluation baselines, a judge).
     """
-    temperature = ctx.temperature(stage)
+    if temperature is None:
+        temperature = ctx.temperature(stage)
     if attempt:
         temperature = max(temperature, min(1.0, 0.3 * attempt))
     params: dict[str, Any] = {
@@ -255,13 +265,15 @@ def _count(ctx: Context, messages: Sequence[BaseMessage]) -> int:
     return sum(count_tokens(str(m.content), ctx.tokenizer_encoding) + 4 for m in messages)
 
 
-def with_reminder(messages: Sequence[BaseMessage], stage: str) -> list[BaseMessage]:
+def with_reminder(
+    messages: Sequence[BaseMessage], stage: str, reminder: str | None = None
+) -> list[BaseMessage]:
     """The same request with a format reminder appended to the last user message.
 
     The bad reply is not echoed back: it could push the prompt past the window.
     """
     *head, last = messages
-    return [*head, HumanMessage(f"{last.content}\n\n{REMINDERS[stage]}")]
+    return [*head, HumanMessage(f"{last.content}\n\n{reminder or REMINDERS[stage]}")]
 
 
 async def ask(
@@ -273,18 +285,21 @@ async def ask(
     max_tokens: int,
     cache: CallCache | None = None,
     metadata: dict[str, Any] | None = None,
+    temperature: float | None = None,
+    reminder: str | None = None,
 ) -> tuple[T | None, str, Usage]:
     """Call and parse, re-asking with a reminder (and a new seed) while the reply is malformed.
 
     Returns the parsed value, or None once `max_format_retries` re-asks are spent, with the last
-    raw text so the caller can fall back on it.
+    raw text so the caller can fall back on it. Callers outside the pipeline's stages pass
+    their own `temperature` and `reminder`.
     """
     total = Usage(stage)
     request = list(messages)
     text = ""
     for attempt in range(ctx.max_format_retries + 1):
         text, usage = await invoke(ctx, stage, request, max_tokens=max_tokens, cache=cache,
-                                   attempt=attempt, metadata=metadata)
+                                   attempt=attempt, metadata=metadata, temperature=temperature)
         total.add(usage)
         parsed = parse(text)
         if parsed is not None:
@@ -292,5 +307,5 @@ async def ask(
         if attempt < ctx.max_format_retries:
             total.format_retries += 1
             log.info("%s reply ignored the protocol; re-asking (%d)", stage, attempt + 1)
-            request = with_reminder(messages, stage)
+            request = with_reminder(messages, stage, reminder)
     return None, text, total

@@ -1,0 +1,53 @@
+"""What `nodes.llm` puts on the wire, seen by a plain HTTP server on loopback."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from nodes import llm
+from state import Context
+
+
+@pytest.fixture
+def capture():
+    bodies = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            bodies.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            reply = json.dumps({
+                "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": "ok"}}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+            }).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", bodies
+    server.shutdown()
+    thread.join(5)
+
+
+async def test_the_output_cap_is_sent_as_max_tokens(capture):
+    """llama.cpp's Python server ignores `max_completion_tokens`; a cap it drops lets a small
+    model that repeats itself generate until its context is full."""
+    url, bodies = capture
+    ctx = Context(base_url=url, api_key="k", model="m", seed=7)
+    text, usage = await llm.invoke(ctx, "map", [HumanMessage("hi")], max_tokens=128)
+    assert text == "ok" and usage.prompt_tokens == 3 and usage.completion_tokens == 1
+    (body,) = bodies
+    assert body["max_tokens"] == 128 and "max_completion_tokens" not in body
+    assert body["temperature"] == ctx.temperature_map and body["seed"] == 7

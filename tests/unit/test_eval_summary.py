@@ -1,0 +1,70 @@
+"""Aggregation into summary rows: mean ± std over runs, majority vote, cost, failure counts."""
+
+import pytest
+
+from evaluation.summary import diagnose, markdown, summarize
+
+
+def rec(item, run, answer, f1, *, variant="longcepo", notes=(), usage=None, error=None, info=None):
+    return {"dataset": "d", "item_id": item, "variant": variant, "run": run, "kind": "qa",
+            "answer": answer, "golds": ["paris"], "scores": {} if error else {"f1": f1, "em": f1},
+            "judge": None, "tokens": 100 * (run + 1), "calls": 3, "wall_s": 2.0,
+            "usage": usage or {"map": {"calls": 2, "prompt_tokens": 80, "completion_tokens": 20,
+                                       "format_retries": 1, "failed_calls": 0}},
+            "notes": list(notes), "info": info or {}, "error": error}
+
+
+def test_mean_std_over_runs_and_majority():
+    rows = [rec("a", 0, "Paris", 1.0), rec("b", 0, "Lyon", 0.0),
+            rec("a", 1, "Lyon", 0.0), rec("b", 1, "Lyon", 0.0),
+            rec("a", 2, "paris!", 1.0), rec("b", 2, "Paris", 1.0)]
+    (row,) = summarize(rows)
+    assert row.items == 2 and row.runs == 3
+    mean, std = row.quality["f1"]
+    assert mean == pytest.approx(0.5) and std == pytest.approx(0.5)  # runs: 0.5, 0.0, 1.0
+    assert row.majority["f1"] == pytest.approx(0.5)  # a: Paris (2 of 3), b: Lyon (2 of 3)
+    assert row.tokens == pytest.approx(200) and row.stage_tokens == {"map": 100}
+    table = markdown([row], "label line")
+    assert "| d | longcepo | 2 | 3 | 50.0 ± 50.0 | 50.0 ± 50.0 | – | – | 50.0 | 200 | 3.0 | 2.0 |" in table
+
+
+def test_errors_are_counted_not_scored():
+    (row,) = summarize([rec("a", 0, "Paris", 1.0), rec("b", 0, "", 0.0, error="boom")])
+    assert row.items == 1 and row.quality["f1"] == (1.0, 0.0) and row.diagnostics["errors"] == 1
+
+
+def test_diagnostics_read_answers_notes_and_usage():
+    rows = [
+        rec("a", 0, "", 0.0, notes=["plan: no <SUB-QUESTIONS> list after 1 re-asks; the "
+                                    "normalized query is the only sub-question",
+                                    "map (pass 0): 3 chunk replies ignored the four-field "
+                                    "protocol after re-asks; their text was kept with confidence 0",
+                                    "map (pass 1): 2 chunk replies ignored the four-field protocol"
+                                    " after re-asks; their text was kept with confidence 0"],
+            info={"sub_questions": ["q1", "q2"],
+                  "qa_history": [{"question": "q1", "answer": "No information"},
+                                 {"question": "q2", "answer": "x"}]}),
+        rec("b", 0, "No information", 0.0,
+            notes=["reduce (pass 0): no 'Answer:' after 1 re-asks; its last paragraph was used"]),
+    ]
+    counts = diagnose(rows)
+    assert counts["empty answers"] == 1 and counts["'No information' answers"] == 1
+    assert counts["fallback: plan (items)"] == 1 and counts["fallback: map (items)"] == 2
+    assert counts["fallback: reduce (items)"] == 1
+    assert counts["map replies without protocol"] == 5
+    assert counts["format re-asks"] == 2
+    assert counts["sub-answers 'No information'"] == 1 and counts["multi-step plans"] == 1
+
+
+def test_copies_of_prompt_text_are_counted():
+    from evaluation.summary import echoes_prompt
+    from prompts import normalize
+    line = next(x for x in normalize.TEMPLATE.splitlines() if len(x.split()) > 8)
+    assert echoes_prompt(line) and echoes_prompt(f"Sure. {line} Done.")
+    assert not echoes_prompt("The capital of France is Paris, a city on the Seine.")
+    counts = diagnose([rec("a", 0, "the final answer only", 0.0,
+                           info={"sub_questions": [line],
+                                 "qa_history": [{"question": line, "answer": "x"}]})])
+    assert counts["answers copying the format line"] == 1
+    assert counts["sub-questions copying prompt text"] == 1
+    assert counts["sub-answers copying prompt text"] == 0
