@@ -99,14 +99,17 @@ def diagnose(records: Iterable[dict[str, Any]]) -> dict[str, int]:
         for counts in (r.get("usage") or {}).values():
             out["format re-asks"] += counts.get("format_retries", 0)
             out["failed HTTP attempts"] += counts.get("failed_calls", 0)
+        fallbacks: set[str] = set()
         for note in r.get("notes") or []:
             stage = _STAGE.match(note)
             if "re-ask" in note or "ignored" in note or "replaced" in note or "held no" in note:
-                out[f"fallback: {stage.group(1) if stage else 'other'} (items)"] += 1
+                fallbacks.add(stage.group(1) if stage else "other")
             if "dropped" in note or "exceeded" in note:
-                out["window trims (items)"] += 1
+                fallbacks.add("window trim")
             if (kept := _MAP_FALLBACKS.search(note)) is not None:
                 out["map replies without protocol"] += int(kept.group(1))
+        for where in fallbacks:
+            out[f"answers with a {where} fallback"] += 1
         info = r.get("info") or {}
         subs = info.get("qa_history") or []
         out["sub-answers 'No information'"] += sum(is_no_information(p["answer"]) for p in subs)
@@ -186,9 +189,9 @@ def markdown(rows: list[GroupSummary], label: str) -> str:
         lines.append(f"| {row.dataset} | {row.variant} | {cells} |")
     lines += ["", "## How answers went wrong (counts over all answers)", ""]
     kinds = sorted({k for row in rows for k in row.diagnostics})
-    lines += ["| dataset | strategy | " + " | ".join(kinds) + " |",
-              "| --- | --- | " + " | ".join("---" for _ in kinds) + " |"]
-    for row in rows:
-        cells = " | ".join(str(row.diagnostics.get(k, 0)) for k in kinds)
-        lines.append(f"| {row.dataset} | {row.variant} | {cells} |")
+    lines += ["| | " + " | ".join(f"{row.dataset} {row.variant}" for row in rows) + " |",
+              "| --- | " + " | ".join("---" for _ in rows) + " |"]
+    for kind in kinds:
+        cells = " | ".join(str(row.diagnostics.get(kind, 0)) for row in rows)
+        lines.append(f"| {kind} | {cells} |")
     return "\n".join(lines) + "\n"

@@ -49,8 +49,9 @@ def test_diagnostics_read_answers_notes_and_usage():
     ]
     counts = diagnose(rows)
     assert counts["empty answers"] == 1 and counts["'No information' answers"] == 1
-    assert counts["fallback: plan (items)"] == 1 and counts["fallback: map (items)"] == 2
-    assert counts["fallback: reduce (items)"] == 1
+    assert counts["answers with a plan fallback"] == 1
+    assert counts["answers with a map fallback"] == 1  # two passes, one answer
+    assert counts["answers with a reduce fallback"] == 1
     assert counts["map replies without protocol"] == 5
     assert counts["format re-asks"] == 2
     assert counts["sub-answers 'No information'"] == 1 and counts["multi-step plans"] == 1
