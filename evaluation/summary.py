@@ -34,6 +34,17 @@ _PROMPT_SHINGLES = set().union(*(_shingles(str(f.default)) for f in fields(Conte
                                  if f.name.endswith("prompt")), _shingles(prompts.DIRECT))
 
 
+_PROMPT_EXAMPLES = {quote.lower() for f in fields(Context) if f.name.endswith("prompt")
+                    for quote in re.findall(r'"([^"]{3,})"', str(f.default))}
+_QA_FORMAT = re.compile(r"^\s*[QA]\d+:", re.M)
+
+
+def quotes_example(text: str) -> bool:
+    """Whether `text` repeats an example quoted in a prompt (the map prompt's "Lyon")."""
+    lowered = text.lower()
+    return any(example in lowered for example in _PROMPT_EXAMPLES)
+
+
 def echoes_prompt(text: str) -> bool:
     """Whether `text` copies five words in a row from one of the prompts the model was shown."""
     return bool(_shingles(text) & _PROMPT_SHINGLES)
@@ -96,6 +107,8 @@ def diagnose(records: Iterable[dict[str, Any]]) -> dict[str, int]:
         out["'No information' answers"] += bool(answer) and is_no_information(answer)
         out["answers copying the format line"] += normalize_answer(answer) in _FORMAT_ECHOES
         out["answers copying prompt text"] += echoes_prompt(answer)
+        out["answers quoting a prompt's example"] += quotes_example(answer)
+        out["answers in the Q1:/A1: history format"] += bool(_QA_FORMAT.search(answer))
         for counts in (r.get("usage") or {}).values():
             out["format re-asks"] += counts.get("format_retries", 0)
             out["failed HTTP attempts"] += counts.get("failed_calls", 0)
@@ -117,6 +130,8 @@ def diagnose(records: Iterable[dict[str, Any]]) -> dict[str, int]:
         out["sub-questions copying prompt text"] += sum(
             echoes_prompt(q) for q in info.get("sub_questions") or [])
         out["sub-answers copying prompt text"] += sum(echoes_prompt(p["answer"]) for p in subs)
+        out["sub-answers quoting a prompt's example"] += sum(quotes_example(p["answer"])
+                                                             for p in subs)
         out["multi-step plans"] += len(info.get("sub_questions") or []) > 1
     return dict(out)
 

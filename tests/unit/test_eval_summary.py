@@ -63,6 +63,9 @@ def test_copies_of_prompt_text_are_counted():
     line = next(x for x in normalize.TEMPLATE.splitlines() if len(x.split()) > 8)
     assert echoes_prompt(line) and echoes_prompt(f"Sure. {line} Done.")
     assert not echoes_prompt("The capital of France is Paris, a city on the Seine.")
+    counts = diagnose([rec("b", 0, "Q2: x\nA1: The answer is Lyon.", 0.0)])
+    assert counts["answers quoting a prompt's example"] == 1
+    assert counts["answers in the Q1:/A1: history format"] == 1
     counts = diagnose([rec("a", 0, "the final answer only", 0.0,
                            info={"sub_questions": [line],
                                  "qa_history": [{"question": line, "answer": "x"}]})])
