@@ -7,6 +7,7 @@ still written and the summary says why there are no plots.
 from __future__ import annotations
 
 import logging
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,10 @@ def write_plots(rows: list[GroupSummary], folder: Path, label: str) -> list[Path
     return paths
 
 
+def _wrap(label: str) -> str:
+    return "\n".join(textwrap.wrap(label, 110))
+
+
 def _datasets(rows: list[GroupSummary]) -> list[str]:
     return list(dict.fromkeys(r.dataset for r in rows))
 
@@ -53,12 +58,14 @@ def _quality_vs_tokens(plt: Any, rows: list[GroupSummary], path: Path, label: st
                         label=row.variant)
         if shown:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(plt.NullFormatter())
             ax.legend(fontsize=8)
+        ax.set_ylim(-3, 103)
         ax.set_xlabel("tokens per item (prompt + completion)")
         first = next(r for r in rows if r.dataset == dataset)
         ax.set_ylabel("accuracy (%)" if first.headline == "acc" else "F1 (%)")
         ax.set_title(dataset, fontsize=10)
-    fig.suptitle(f"Quality against tokens spent\n{label}", fontsize=9)
+    fig.suptitle(f"Quality against tokens spent\n{_wrap(label)}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -83,7 +90,8 @@ def _quality_by_strategy(plt: Any, rows: list[GroupSummary], path: Path, label: 
     ax.set_xticks([i + width * (len(variants) - 1) / 2 for i in range(len(datasets))], datasets,
                   fontsize=8)
     ax.set_ylabel("F1 (short answers) / accuracy (multiple choice), %")
-    ax.set_title(f"Quality by strategy\n{label}", fontsize=9)
+    ax.set_ylim(0, 103)
+    ax.set_title(f"Quality by strategy\n{_wrap(label)}", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -102,7 +110,7 @@ def _tokens_by_stage(plt: Any, rows: list[GroupSummary], path: Path, label: str)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_xticks(range(len(rows)), names, fontsize=6, rotation=30, ha="right")
     ax.set_ylabel("tokens per item")
-    ax.set_title(f"Tokens by stage\n{label}", fontsize=9)
+    ax.set_title(f"Tokens by stage\n{_wrap(label)}", fontsize=9)
     if stages:
         ax.legend(fontsize=7)
     fig.tight_layout()

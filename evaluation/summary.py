@@ -34,6 +34,17 @@ _PROMPT_SHINGLES = set().union(*(_shingles(str(f.default)) for f in fields(Conte
                                  if f.name.endswith("prompt")), _shingles(prompts.DIRECT))
 
 
+_PROMPT_EXAMPLES = {quote.lower() for f in fields(Context) if f.name.endswith("prompt")
+                    for quote in re.findall(r'"([^"]{3,})"', str(f.default))}
+_QA_FORMAT = re.compile(r"^\s*[QA]\d+:", re.M)
+
+
+def quotes_example(text: str) -> bool:
+    """Whether `text` repeats an example quoted in a prompt (the map prompt's "Lyon")."""
+    lowered = text.lower()
+    return any(example in lowered for example in _PROMPT_EXAMPLES)
+
+
 def echoes_prompt(text: str) -> bool:
     """Whether `text` copies five words in a row from one of the prompts the model was shown."""
     return bool(_shingles(text) & _PROMPT_SHINGLES)
@@ -96,17 +107,22 @@ def diagnose(records: Iterable[dict[str, Any]]) -> dict[str, int]:
         out["'No information' answers"] += bool(answer) and is_no_information(answer)
         out["answers copying the format line"] += normalize_answer(answer) in _FORMAT_ECHOES
         out["answers copying prompt text"] += echoes_prompt(answer)
+        out["answers quoting a prompt's example"] += quotes_example(answer)
+        out["answers in the Q1:/A1: history format"] += bool(_QA_FORMAT.search(answer))
         for counts in (r.get("usage") or {}).values():
             out["format re-asks"] += counts.get("format_retries", 0)
             out["failed HTTP attempts"] += counts.get("failed_calls", 0)
+        fallbacks: set[str] = set()
         for note in r.get("notes") or []:
             stage = _STAGE.match(note)
             if "re-ask" in note or "ignored" in note or "replaced" in note or "held no" in note:
-                out[f"fallback: {stage.group(1) if stage else 'other'} (items)"] += 1
+                fallbacks.add(stage.group(1) if stage else "other")
             if "dropped" in note or "exceeded" in note:
-                out["window trims (items)"] += 1
+                fallbacks.add("window trim")
             if (kept := _MAP_FALLBACKS.search(note)) is not None:
                 out["map replies without protocol"] += int(kept.group(1))
+        for where in fallbacks:
+            out[f"answers with a {where} fallback"] += 1
         info = r.get("info") or {}
         subs = info.get("qa_history") or []
         out["sub-answers 'No information'"] += sum(is_no_information(p["answer"]) for p in subs)
@@ -114,6 +130,8 @@ def diagnose(records: Iterable[dict[str, Any]]) -> dict[str, int]:
         out["sub-questions copying prompt text"] += sum(
             echoes_prompt(q) for q in info.get("sub_questions") or [])
         out["sub-answers copying prompt text"] += sum(echoes_prompt(p["answer"]) for p in subs)
+        out["sub-answers quoting a prompt's example"] += sum(quotes_example(p["answer"])
+                                                             for p in subs)
         out["multi-step plans"] += len(info.get("sub_questions") or []) > 1
     return dict(out)
 
@@ -186,9 +204,9 @@ def markdown(rows: list[GroupSummary], label: str) -> str:
         lines.append(f"| {row.dataset} | {row.variant} | {cells} |")
     lines += ["", "## How answers went wrong (counts over all answers)", ""]
     kinds = sorted({k for row in rows for k in row.diagnostics})
-    lines += ["| dataset | strategy | " + " | ".join(kinds) + " |",
-              "| --- | --- | " + " | ".join("---" for _ in kinds) + " |"]
-    for row in rows:
-        cells = " | ".join(str(row.diagnostics.get(k, 0)) for k in kinds)
-        lines.append(f"| {row.dataset} | {row.variant} | {cells} |")
+    lines += ["| | " + " | ".join(f"{row.dataset} {row.variant}" for row in rows) + " |",
+              "| --- | " + " | ".join("---" for _ in rows) + " |"]
+    for kind in kinds:
+        cells = " | ".join(str(row.diagnostics.get(kind, 0)) for row in rows)
+        lines.append(f"| {kind} | {cells} |")
     return "\n".join(lines) + "\n"

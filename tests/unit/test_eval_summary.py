@@ -49,8 +49,9 @@ def test_diagnostics_read_answers_notes_and_usage():
     ]
     counts = diagnose(rows)
     assert counts["empty answers"] == 1 and counts["'No information' answers"] == 1
-    assert counts["fallback: plan (items)"] == 1 and counts["fallback: map (items)"] == 2
-    assert counts["fallback: reduce (items)"] == 1
+    assert counts["answers with a plan fallback"] == 1
+    assert counts["answers with a map fallback"] == 1  # two passes, one answer
+    assert counts["answers with a reduce fallback"] == 1
     assert counts["map replies without protocol"] == 5
     assert counts["format re-asks"] == 2
     assert counts["sub-answers 'No information'"] == 1 and counts["multi-step plans"] == 1
@@ -62,6 +63,9 @@ def test_copies_of_prompt_text_are_counted():
     line = next(x for x in normalize.TEMPLATE.splitlines() if len(x.split()) > 8)
     assert echoes_prompt(line) and echoes_prompt(f"Sure. {line} Done.")
     assert not echoes_prompt("The capital of France is Paris, a city on the Seine.")
+    counts = diagnose([rec("b", 0, "Q2: x\nA1: The answer is Lyon.", 0.0)])
+    assert counts["answers quoting a prompt's example"] == 1
+    assert counts["answers in the Q1:/A1: history format"] == 1
     counts = diagnose([rec("a", 0, "the final answer only", 0.0,
                            info={"sub_questions": [line],
                                  "qa_history": [{"question": line, "answer": "x"}]})])
