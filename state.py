@@ -255,6 +255,11 @@ class Context:
     max_context_window: int = _opt(8192, "The model's context window in tokens.")
     max_output_tokens: int = _opt(1024, "Output cap of every call except summaries.")
     max_output_tokens_summary: int = _opt(300, "Output cap of summary calls.")
+    max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = _opt(
+        "max_completion_tokens",
+        "Request field of the output cap; 'max_tokens' for servers that ignore the newer name "
+        "(llama-cpp-python).",
+    )
     num_neighbor_summaries: int = _opt(5, "Summaries shown before AND after each chunk in map.")
     delimiter: str = _opt("<CONTEXT_END>", "Separates context from query in a single message.")
     tokenizer_encoding: str = _opt("cl100k_base", "Offline tiktoken encoding for token counts.")

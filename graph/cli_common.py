@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from typing import Any
 
@@ -42,7 +43,10 @@ def non_negative_int(text: str) -> int:
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options that build the run's `Context`: the endpoint, the window and the budgets."""
     parser.add_argument("--base-url", help="OpenAI-compatible endpoint (env OPENAI_BASE_URL)")
-    parser.add_argument("--model", help="model name at the endpoint (env LONGCEPO_MODEL)")
+    parser.add_argument("--model", help="model name at the endpoint (env LONGCEPO_MODEL); "
+                        "'local' runs the bundled model offline with llama.cpp")
+    parser.add_argument("--model-path", metavar="GGUF",
+                        help="run this GGUF file locally with llama.cpp (implies --model local)")
     parser.add_argument("--api-key", help="API key (env OPENAI_API_KEY)")
     parser.add_argument("--chunk-size", type=positive(int), help="tokens per chunk (4096)")
     parser.add_argument("--window", type=positive(int), dest="max_context_window",
@@ -59,24 +63,58 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="seconds per LLM call (120)")
     parser.add_argument("--retries", type=non_negative_int, dest="max_retries",
                         help="retries of a failed HTTP call (6)")
+    parser.add_argument("--format-retries", type=non_negative_int, dest="max_format_retries",
+                        help="re-asks of a reply that ignores the output format (3)")
+    parser.add_argument("--max-tokens-field", choices=("max_completion_tokens", "max_tokens"),
+                        help="request field of the output cap; max_tokens for servers that "
+                        "ignore the newer name, like llama-cpp-python (max_completion_tokens)")
+    parser.add_argument("--max-document-tokens", type=positive(int),
+                        help="refuse documents longer than this many tokens (no limit)")
     parser.add_argument("--no-plan", action="store_true",
                         help="answer in one pass, without a plan")
 
 
-def context_from_args(args: argparse.Namespace, **extra: Any) -> Context:
-    """The run's `Context` from the options given; the rest keep their defaults."""
+SETTING_OPTIONS = {
+    "model": "--model", "model_path": "--model-path", "base_url": "--base-url",
+    "state_dir": "--state-dir", "chunk_size": "--chunk-size",
+    "max_context_window": "--window", "max_output_tokens": "--max-output-tokens",
+    "num_neighbor_summaries": "--neighbors", "max_concurrency": "--concurrency",
+    "temperature": "--temperature", "seed": "--seed", "request_timeout": "--timeout",
+    "max_retries": "--retries", "max_document_tokens": "--max-document-tokens",
+    "max_tokens_field": "--max-tokens-field", "max_format_retries": "--format-retries",
+}
+"""Options a resumed run needs again to rebuild the same `Context` (never the API key)."""
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    """The command that continues this run, with the settings it was started with."""
+    parts = ["longcepo", "ask", "--resume", str(args.thread_id)]
+    for name, option in SETTING_OPTIONS.items():
+        value = getattr(args, name, None)
+        if value is not None:
+            parts += [option, shlex.quote(f"{value:g}" if isinstance(value, float) else str(value))]
+    if getattr(args, "no_plan", False):
+        parts.append("--no-plan")
+    return " ".join(parts)
+
+
+def context_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None,
+                      **forced: Any) -> Context:
+    """The run's `Context`: `forced` settings, then the options given, then `defaults`."""
     settings: dict[str, Any] = {
         name: getattr(args, name, None)
         for name in ("base_url", "model", "api_key", "chunk_size", "max_context_window",
                      "max_output_tokens", "num_neighbor_summaries", "max_concurrency", "seed",
-                     "request_timeout", "max_retries")
+                     "request_timeout", "max_retries", "max_document_tokens",
+                     "max_tokens_field", "max_format_retries")
     }
     if getattr(args, "temperature", None) is not None:
         for stage in ("normalize", "plan", "summary", "map", "collapse", "reduce"):
             settings[f"temperature_{stage}"] = args.temperature
     if getattr(args, "no_plan", False):
         settings["use_plan"] = False
-    ctx = make_context(**{**settings, **extra})
+    given = {k: v for k, v in settings.items() if v is not None}
+    ctx = make_context(**{**(defaults or {}), **given, **forced})
     validate_context(ctx)
     return ctx
 

@@ -142,6 +142,9 @@ def _check_numbers(ctx: Context) -> None:
         )
     if not ctx.model.strip():
         raise ConfigError("model is empty; set LONGCEPO_MODEL or pass a model name")
+    if ctx.max_tokens_field not in ("max_completion_tokens", "max_tokens"):
+        raise ConfigError(f"max_tokens_field must be 'max_completion_tokens' or 'max_tokens', "
+                          f"got {ctx.max_tokens_field!r}")
     if not ctx.delimiter:
         raise ConfigError("delimiter is empty; the default is <CONTEXT_END>")
     if ctx.base_url is None and not ctx.api_key:

@@ -14,9 +14,10 @@ import hashlib
 import json
 import logging
 import random
+import re
 import weakref
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -79,6 +80,23 @@ def _slot(limit: int) -> asyncio.Semaphore:
     if limit not in per_loop:
         per_loop[limit] = asyncio.Semaphore(limit)
     return per_loop[limit]
+
+
+_holding: ContextVar[bool] = ContextVar("longcepo_slot_held", default=False)
+
+
+@asynccontextmanager
+async def call_slot(ctx: Context) -> AsyncIterator[None]:
+    """One of `max_concurrency` slots, unless this task already holds one (its re-asks)."""
+    if _holding.get():
+        yield
+        return
+    async with _slot(ctx.max_concurrency):
+        token = _holding.set(True)
+        try:
+            yield
+        finally:
+            _holding.reset(token)
 
 
 @dataclass
@@ -162,7 +180,10 @@ def describe_failure(exc: BaseException, ctx: Context) -> str:
         msg = f"the model at {where} answered HTTP {exc.status_code}: {exc.message}"
     else:
         msg = f"LLM call failed: {type(exc).__name__}: {exc}"
-    return msg.replace(ctx.api_key, "***") if ctx.api_key else msg
+    if not ctx.api_key:
+        return msg
+    # the key as a whole token only: a short key must not mangle words that contain it
+    return re.sub(rf"(?<![\w-]){re.escape(ctx.api_key)}(?![\w-])", "***", msg)
 
 
 def _request_key(
@@ -194,11 +215,12 @@ async def invoke(
     temperature = ctx.temperature(stage)
     if attempt:
         temperature = max(temperature, min(1.0, 0.3 * attempt))
-    params: dict[str, Any] = {
-        "temperature": temperature,
-        "top_p": ctx.top_p,
-        "max_tokens": max_tokens,
-    }
+    params: dict[str, Any] = {"temperature": temperature, "top_p": ctx.top_p}
+    if ctx.max_tokens_field == "max_tokens":
+        # ChatOpenAI renames max_tokens to max_completion_tokens, which some servers ignore
+        params["extra_body"] = {"max_tokens": max_tokens}
+    else:
+        params["max_tokens"] = max_tokens
     if ctx.seed is not None:
         params["seed"] = ctx.seed + attempt
     usage = Usage(stage)
@@ -216,7 +238,7 @@ async def invoke(
     for try_no in range(ctx.max_retries + 1):
         usage.calls += 1
         try:
-            async with _slot(ctx.max_concurrency):
+            async with call_slot(ctx):
                 reply = await model.ainvoke(
                     list(messages),
                     config=config,  # type: ignore[arg-type]
@@ -244,10 +266,25 @@ async def invoke(
     usage.completion_tokens += int(
         meta.get("output_tokens") or count_tokens(text, ctx.tokenizer_encoding)
     )
+    _check_output_cap(ctx, int(meta.get("output_tokens") or 0), max_tokens)
     if cache:
         await cache.put(key, {"text": text, "prompt_tokens": usage.prompt_tokens,
                               "completion_tokens": usage.completion_tokens})
     return text, usage
+
+
+_warned_caps: set[tuple[str | None, str]] = set()
+
+
+def _check_output_cap(ctx: Context, output_tokens: int, max_tokens: int) -> None:
+    """Warn once per endpoint when a reply runs past the cap: the server ignored its field."""
+    key = (ctx.base_url, ctx.max_tokens_field)
+    if output_tokens > max_tokens + 8 and key not in _warned_caps:
+        _warned_caps.add(key)
+        other = "max_tokens" if ctx.max_tokens_field != "max_tokens" else "max_completion_tokens"
+        log.warning("the model at %s returned %d tokens for an output cap of %d: it ignores "
+                    "%r; set max_tokens_field=%r", ctx.base_url, output_tokens, max_tokens,
+                    ctx.max_tokens_field, other)
 
 
 def _count(ctx: Context, messages: Sequence[BaseMessage]) -> int:
@@ -281,15 +318,19 @@ async def ask(
     total = Usage(stage)
     request = list(messages)
     text = ""
-    for attempt in range(ctx.max_format_retries + 1):
-        text, usage = await invoke(ctx, stage, request, max_tokens=max_tokens, cache=cache,
-                                   attempt=attempt, metadata=metadata)
-        total.add(usage)
-        parsed = parse(text)
-        if parsed is not None:
-            return parsed, text, total
-        if attempt < ctx.max_format_retries:
-            total.format_retries += 1
-            log.info("%s reply ignored the protocol; re-asking (%d)", stage, attempt + 1)
-            request = with_reminder(messages, stage)
+    # The task keeps its slot through its re-asks: a re-ask extends the prompt just read, so
+    # served at once it finds that prompt in the server's KV or prefix cache (llama.cpp keeps
+    # only the last one); queued behind other tasks' calls it would be read again in full.
+    async with call_slot(ctx):
+        for attempt in range(ctx.max_format_retries + 1):
+            text, usage = await invoke(ctx, stage, request, max_tokens=max_tokens, cache=cache,
+                                       attempt=attempt, metadata=metadata)
+            total.add(usage)
+            parsed = parse(text)
+            if parsed is not None:
+                return parsed, text, total
+            if attempt < ctx.max_format_retries:
+                total.format_retries += 1
+                log.info("%s reply ignored the protocol; re-asking (%d)", stage, attempt + 1)
+                request = with_reminder(messages, stage)
     return None, text, total
