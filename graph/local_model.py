@@ -18,6 +18,7 @@ from typing import Any
 from graph.gguf import GGUFError, context_length, read_metadata
 from graph.local_server import LocalServer, free_port, llama_server_command
 from nodes.budget import template_tokens
+from nodes.errors import LLMCallError
 from nodes.tokens import count_tokens
 from state import Context
 
@@ -241,6 +242,13 @@ def serve_local(model_path: str | None, documents: Iterable[str], *, window: int
                             chunk_size=chunk_size, max_output_tokens=max_output_tokens)
         run = LocalRun(server=server, model=model, n_ctx=n_ctx, ratio=ratio, budget=budget)
         say(run.describe())
-        yield run
+        try:
+            yield run
+        except LLMCallError as exc:
+            code = server.process.poll() if server.process else None
+            if code is None:
+                raise
+            raise LLMCallError(f"{exc}\nthe local llama.cpp server had stopped (exit code "
+                               f"{code}); its last output:\n{server.log_tail()}") from None
     finally:
         server.stop(grace=3.0)

@@ -33,6 +33,9 @@ class RecordingProxy:
                         status, payload = response.status, response.read()
                 except urllib.error.HTTPError as exc:
                     status, payload = exc.code, exc.read()
+                except OSError as exc:  # upstream gone: say so, as a gateway would
+                    status = 502
+                    payload = json.dumps({"error": {"message": f"upstream: {exc}"}}).encode()
                 if body is not None and status == 200:
                     with proxy._lock:
                         proxy.replies.append((self.path, json.loads(body), json.loads(payload)))
