@@ -10,6 +10,7 @@ import contextlib
 import importlib.metadata
 import importlib.util
 import math
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -248,7 +249,9 @@ def serve_local(model_path: str | None, documents: Iterable[str], *, window: int
             code = server.process.poll() if server.process else None
             if code is None:
                 raise
-            raise LLMCallError(f"{exc}\nthe local llama.cpp server had stopped (exit code "
-                               f"{code}); its last output:\n{server.log_tail()}") from None
+            how = (f"was killed by {signal.Signals(-code).name}" if code < 0
+                   else f"exited with code {code}")
+            raise LLMCallError(f"{exc}\nthe local llama.cpp server {how} during the run; its "
+                               f"last output:\n{server.log_tail()}") from None
     finally:
         server.stop(grace=3.0)

@@ -102,7 +102,8 @@ def test_same_request_repeats_exactly(tmp_path, capsys):
     results = []
     for run in ("a", "b"):
         code = cli.main(["ask", "--model", "local", "--context-file", str(excerpt), "--query",
-                         "When was the Greyholm Dam opened?", "--no-plan", *DEMO_ARGS,
+                         "When was the Greyholm Dam opened?", "--no-plan", "--neighbors", "0",
+                         *DEMO_ARGS,
                          "--state-dir", str(tmp_path / run), "--json"])
         out, err = capsys.readouterr()
         assert code == 0, err
