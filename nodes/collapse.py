@@ -143,5 +143,6 @@ async def merge_pair(task: MergeTask, runtime: Runtime[Context]) -> dict[str, An
         parsed = merge_fallback(ctx, pair)
         notes.append("collapse: a merge reply ignored the protocol; the pair was merged "
                      "without the model (extracts kept, the more confident answer chosen)")
+    emit(runtime, "merge_done", at=task["at"])
     return {"merged": [{"at": task["at"], "finding": parsed}], "usage": usage.as_state(),
             "notes": notes}

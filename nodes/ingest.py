@@ -95,7 +95,8 @@ async def ingest(store: BaseStore, ctx: Context, context: Any) -> list[DocumentE
     if ctx.max_document_tokens is not None and total_tokens > ctx.max_document_tokens:
         raise InputError(
             f"the context is {total_tokens} tokens, over the configured limit of "
-            f"{ctx.max_document_tokens}; send a shorter document or raise max_document_tokens"
+            f"{ctx.max_document_tokens}; send a shorter document or raise max_document_tokens "
+            "(--max-document-tokens)"
         )
     return entries
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import random
+import re
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -171,7 +172,10 @@ def describe_failure(exc: BaseException, ctx: Context) -> str:
         msg = f"the model at {where} answered HTTP {exc.status_code}: {exc.message}"
     else:
         msg = f"LLM call failed: {type(exc).__name__}: {exc}"
-    return msg.replace(ctx.api_key, "***") if ctx.api_key else msg
+    if not ctx.api_key:
+        return msg
+    # the key as a whole token only: a short key must not mangle words that contain it
+    return re.sub(rf"(?<![\w-]){re.escape(ctx.api_key)}(?![\w-])", "***", msg)
 
 
 def _request_key(

@@ -27,6 +27,8 @@ _OPEN = re.compile(r"<\s*sub[-_ ]?questions\s*>", re.I)
 _CLOSE = re.compile(r"<\s*/\s*sub[-_ ]?questions\s*>", re.I)
 _ITEM = re.compile(r"^\s*(?:\(?\d{1,2}[.):]|[-*\u2022])\s+(.+?)\s*$")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# "1. first sub-question" is the prompt's own example; small models copy and continue it
+_PLACEHOLDER_ITEM = re.compile(r"^\W*(?:\w+[\s-]+)?sub[\s_-]?questions?\W*$", re.I)
 
 
 def _clean(text: str) -> str:
@@ -56,7 +58,10 @@ def parse_question(text: str) -> str | None:
 
 
 def parse_sub_questions(text: str, cap: int) -> list[str] | None:
-    """Items of the `<SUB-QUESTIONS>` list, numbered or bulleted, closing tag optional."""
+    """Items of the `<SUB-QUESTIONS>` list, numbered or bulleted, closing tag optional.
+
+    Items that only echo the prompt's example ("2. second sub-question") are not questions.
+    """
     opened = _OPEN.search(text)
     if not opened:
         return None
@@ -67,6 +72,8 @@ def parse_sub_questions(text: str, cap: int) -> list[str] | None:
     for line in body.splitlines():
         match = _ITEM.match(line)
         item = _clean(match.group(1)) if match else ""
+        if _PLACEHOLDER_ITEM.match(item):
+            continue
         if item and item.lower() not in (i.lower() for i in items):
             items.append(item)
     return items[:cap] or None

@@ -25,9 +25,15 @@ def test_sub_questions_lenient_shapes(text, expected):
 @pytest.mark.parametrize("text", [
     "", "1. Who is A?\n2. Where is B?", "<SUB-QUESTIONS>\n</SUB-QUESTIONS>",
     "I think the answer is Paris.", "<SUB-QUESTIONS> no list here </SUB-QUESTIONS>",
+    "<SUB-QUESTIONS>\n1. second sub-question\n2. third sub-question\n3. Sub-Question",
 ])
 def test_sub_questions_malformed(text):
     assert parse_sub_questions(text, cap=6) is None
+
+
+def test_sub_questions_echoing_the_example_are_dropped():
+    text = "<SUB-QUESTIONS>\n1. first sub-question\n2. Who designed the sub-question list?"
+    assert parse_sub_questions(text, cap=6) == ["Who designed the sub-question list?"]
 
 
 def test_sub_questions_cap():

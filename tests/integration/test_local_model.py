@@ -1,0 +1,153 @@
+"""The bundled local model end to end: llama.cpp really serves SmolLM2-135M on loopback.
+
+Marked `local` (select with `-m local`); CI installs the [local] extra and runs them. The demo
+run takes minutes on 2 cores (it is the product's own demo, run once), so it is also `slow`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from graph import cli
+from tests.integration.local_harness import (
+    DEMO_ARGS,
+    EXAMPLE,
+    QUESTION,
+    REPO,
+    llama_servers,
+    recorded_local_server,
+    require_local_model,
+)
+
+pytestmark = pytest.mark.local
+GOLD = "Vellmar"
+STAGES_EXPECTED = {"normalize", "plan", "summary", "map", "reduce"}
+
+
+@pytest.fixture(autouse=True)
+def _needs_the_extra():
+    require_local_model()
+
+
+def _gone(pid: int, within: float = 15.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.slow
+def test_demo_completes_fills_every_field_and_counts_usage_exactly(monkeypatch, tmp_path, capsys):
+    with recorded_local_server(monkeypatch) as seen:
+        code = cli.main(["ask", "--model", "local", "--context-file", str(EXAMPLE),
+                         "--query", QUESTION, *DEMO_ARGS, "--state-dir", str(tmp_path), "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        replies, requests = seen["proxy"].completions(), seen["proxy"].requests()
+    result = json.loads(out)
+
+    # every output field is filled
+    assert result["answer"].strip() and result["normalized_query"].strip()
+    assert result["sub_questions"] and all(q.strip() for q in result["sub_questions"])
+    assert [p["question"] for p in result["qa_history"]] == result["sub_questions"]
+    assert all(p["answer"].strip() for p in result["qa_history"])
+    assert result["supporting_chunks"] and result["thread_id"]
+    assert STAGES_EXPECTED <= set(result["usage"])
+    # the bundled model ignores the text protocols: the fallbacks taken are named
+    assert result["notes"] and any("protocol" in n or "re-asks" in n for n in result["notes"])
+
+    # the usage the graph reports is exactly what llama.cpp returned, attempt by attempt
+    usage = result["usage"].values()
+    assert sum(s["calls"] for s in usage) == len(replies)
+    assert sum(s["failed_calls"] for s in usage) == 0
+    assert sum(s["prompt_tokens"] for s in usage) == sum(r["usage"]["prompt_tokens"]
+                                                         for r in replies)
+    assert sum(s["completion_tokens"] for s in usage) == sum(r["usage"]["completion_tokens"]
+                                                             for r in replies)
+    assert sum(s["format_retries"] for s in usage) == sum(1 for r in requests if r["seed"] > 0)
+
+    # greedy and seeded; the cap reaches llama.cpp (as max_tokens) and holds; a re-ask differs
+    for request, reply in zip(requests, replies, strict=True):
+        assert "max_completion_tokens" not in request
+        assert reply["usage"]["completion_tokens"] <= request["max_tokens"] <= 256
+        first = request["seed"] == 0
+        assert (request["temperature"] == 0) == first
+        if not first:
+            assert request["messages"][-1]["content"].count("Reply again") == 1
+
+    # the server is gone
+    assert _gone(seen["pid"]) and not llama_servers()
+    print(f"\nbundled model's answer: {result['answer']!r} (gold: {GOLD})")
+
+
+def test_same_request_repeats_exactly(tmp_path, capsys):
+    """Temperature 0 and a fixed seed: two runs give the same answer, usage and notes."""
+    excerpt = tmp_path / "excerpt.md"
+    excerpt.write_text(EXAMPLE.read_text()[:5000])
+    results = []
+    for run in ("a", "b"):
+        code = cli.main(["ask", "--model", "local", "--context-file", str(excerpt), "--query",
+                         "When was the Greyholm Dam opened?", "--no-plan", "--neighbors", "0",
+                         *DEMO_ARGS,
+                         "--state-dir", str(tmp_path / run), "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        results.append({k: v for k, v in json.loads(out).items() if k != "thread_id"})
+    assert results[0] == results[1]
+    assert not llama_servers()
+
+
+def _start_cli(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
+    """Start the CLI with the local model; return it once its server is up, with the pid."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LANGSMITH_TRACING": "false"}
+    command = [sys.executable, "-m", "graph.cli", "ask", "--model", "local",
+               "--context-file", str(EXAMPLE), "--query", QUESTION, *DEMO_ARGS,
+               "--state-dir", str(tmp_path), "--thread-id", "LOCAL1", *extra]
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        found = re.search(r"llama\.cpp server ready .*\(pid (\d+),", line)
+        if found:
+            return proc, int(found.group(1))
+    proc.wait()
+    raise AssertionError(f"the server never came up (exit {proc.returncode})")
+
+
+def test_ctrl_c_stops_the_server_and_prints_the_resume_command(tmp_path):
+    proc, pid = _start_cli(tmp_path)
+    assert psutil.pid_exists(pid)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # interrupt once the graph is at work
+        if "read 1 document(s)" in line:
+            break
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted; thread LOCAL1" in err
+    assert "longcepo ask --resume LOCAL1 --model local" in err
+    assert _gone(pid), "the llama.cpp server outlived the interrupted run"
+
+
+def test_an_error_after_the_server_started_stops_it(tmp_path):
+    proc, pid = _start_cli(tmp_path, "--max-document-tokens", "1000")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "over the configured limit of 1000" in err
+    assert "Traceback" not in err
+    assert _gone(pid), "the llama.cpp server outlived the failed run"
