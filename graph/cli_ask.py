@@ -14,11 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from graph import run_settings
 from graph.api import output_of, run_config, sqlite_graph, store_input
 from graph.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    SETTING_OPTIONS,
     CliError,
     add_model_options,
     context_from_args,
@@ -48,7 +50,8 @@ EXAMPLES = """examples:
         --base-url http://127.0.0.1:8000/v1 --model llama-3.3-70b
     OPENAI_API_KEY=... longcepo ask --context-file docs/ --model gpt-4o-mini \\
         --query "Which services call the billing API?" -q
-  continue a run that failed or was interrupted (the command is printed when it stops):
+  continue a run that failed or was interrupted, with the options it was started with
+  (saved beside its checkpoints, never the API key; options given again win):
     longcepo ask --resume 3f2a9c...
   the whole result (answer, plan, sub-answers, sources, usage, notes) as JSON:
     longcepo ask --context-file big.txt --query "..." --json > answer.json
@@ -199,7 +202,15 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     progress = Progress(verbose=bool(args.verbose), quiet=args.quiet or args.json)
     try:
         with terminate_as_interrupt():
-            documents = None if args.resume else read_documents(args.context_file)
+            if args.resume:
+                documents = None
+                restored = run_settings.restore(args)
+                if restored and args.verbose:
+                    progress.say("resuming with the run's saved options: " + ", ".join(
+                        SETTING_OPTIONS.get(name, "--no-plan") for name in restored))
+            else:
+                documents = read_documents(args.context_file)
+                run_settings.save(args)
             with endpoint(args, documents, progress) as (defaults, forced):
                 ctx = context_from_args(args, defaults, **forced)
                 result = asyncio.run(run(args, ctx, documents, progress))

@@ -83,7 +83,8 @@ SETTING_OPTIONS = {
     "num_neighbor_summaries": "--neighbors", "max_concurrency": "--concurrency",
     "temperature": "--temperature", "seed": "--seed", "request_timeout": "--timeout",
     "max_retries": "--retries", "max_document_tokens": "--max-document-tokens",
-    "max_format_retries": "--format-retries", "prompts": "--prompts",
+    "max_format_retries": "--format-retries", "max_output_tokens_summary": "--summary-tokens",
+    "prompts": "--prompts",
 }
 """Options a resumed run needs again to rebuild the same `Context` (never the API key)."""
 

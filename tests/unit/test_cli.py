@@ -101,3 +101,54 @@ def test_failure_prints_resume_command_and_resume_finishes(doc, tmp_path, capsys
 def test_resume_of_unknown_thread_is_a_clear_error(tmp_path, capsys):
     code = cli.main(["ask", "--resume", "nope", "--state-dir", str(tmp_path), *BASE])
     assert code == 2 and "no run with thread id nope" in capsys.readouterr().err
+
+
+def test_resume_alone_reuses_the_options_the_run_started_with(doc, tmp_path, capsys):
+    """`--resume THREAD` with no other option rebuilds the same settings; the key is not saved."""
+    broken = {"on": True}
+
+    def responder(stage, messages, kw):
+        if stage == "reduce" and broken["on"]:
+            raise RuntimeError("model crashed")
+        return reader(stage, messages, kw)
+
+    state = tmp_path / "s"
+    started = ["--base-url", "http://127.0.0.1:9/v1", "--api-key", "SECRET-KEY-1",
+               "--model", "my-model", "--chunk-size", "512", "--window", "2048",
+               "--max-output-tokens", "200", "--seed", "7", "--temperature", "0.2", "--no-plan",
+               "--retries", "0"]
+    with override_chat_model(make_model(responder)):
+        code = cli.main(["ask", "--context-file", str(doc), "--query", "What is the code of Alpha?",
+                         "--state-dir", str(state), "--thread-id", "T2", *started])
+    assert code == 1
+    capsys.readouterr()
+    saved = list((state / "runs").glob("*.json"))
+    assert len(saved) == 1 and "SECRET-KEY-1" not in saved[0].read_text()
+
+    broken["on"] = False
+    model = make_model(responder)
+    with override_chat_model(model):
+        code = cli.main(["ask", "--resume", "T2", "--state-dir", str(state)])
+    assert code == 0 and capsys.readouterr().out.strip() == "1111"
+    assert model.stages() == ["reduce"]  # the finished map calls are not repeated
+    kwargs = model.calls[0]["kwargs"]
+    assert kwargs["seed"] == 7 and kwargs["temperature"] == 0.2
+
+
+def test_options_given_on_resume_win_over_the_saved_ones(doc, tmp_path, capsys):
+    from graph import run_settings
+
+    state = tmp_path / "s"
+    with override_chat_model(make_model(reader)):
+        assert cli.main(["ask", "--context-file", str(doc), "--query", "What is the code of Alpha?",
+                         "--state-dir", str(state), "--thread-id", "T3", "--seed", "7",
+                         *BASE]) == 0
+    capsys.readouterr()
+    parser, _ = cli.build_parser()
+    args = parser.parse_args(["ask", "--resume", "T3", "--state-dir", str(state),
+                                          "--seed", "9"])
+    args.thread_id = "T3"
+    filled = run_settings.restore(args)
+    assert args.seed == 9 and "seed" not in filled
+    assert args.base_url == "http://127.0.0.1:9/v1" and args.chunk_size == 512
+    assert args.api_key is None

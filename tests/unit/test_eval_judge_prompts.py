@@ -97,9 +97,11 @@ def test_ask_takes_a_prompt_file(tmp_path, capsys):
 def test_a_bad_prompt_file_exits_2_before_any_call(tmp_path, capsys):
     bad = tmp_path / "p.json"
     bad.write_text(json.dumps({"map_prompt": "{chunk} only"}))
+    doc = tmp_path / "doc.md"
+    doc.write_text("Some text.\n")
     model = make_model(reader)
     with override_chat_model(model):
-        code = cli.main(["ask", "--context-file", str(bad), "--query", "q?", "--prompts", str(bad),
+        code = cli.main(["ask", "--context-file", str(doc), "--query", "q?", "--prompts", str(bad),
                          "--state-dir", str(tmp_path / "s"), *BASE])
     err = capsys.readouterr().err
     assert code == 2 and "map_prompt must use exactly" in err and model.calls == []
