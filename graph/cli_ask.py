@@ -7,10 +7,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +25,9 @@ from graph.cli_common import (
     fail,
     resume_command,
 )
+from graph.cli_local import local_endpoint
 from graph.cli_progress import Progress, clock
-from graph.local_model import LOCAL_MODEL_NAME, LocalModelError, serve_local
+from graph.local_model import LocalModelError
 from graph.local_server import LocalServerError, terminate_as_interrupt
 from nodes.errors import ConfigError, InputError, LLMCallError
 from state import Context
@@ -157,33 +156,11 @@ def _print_result(result: dict[str, Any], args: argparse.Namespace, progress: Pr
     print(result["answer"], flush=True)
 
 
-def local_requested(args: argparse.Namespace) -> bool:
-    """Whether this run uses the embedded model: `--model local`, or a `--model-path`."""
-    model = args.model or os.environ.get("LONGCEPO_MODEL")
-    return bool(args.model_path) or model == LOCAL_MODEL_NAME
-
-
-@contextlib.contextmanager
 def endpoint(args: argparse.Namespace, documents: list[dict[str, str]] | None,
-             progress: Progress) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+             progress: Progress) -> contextlib.AbstractContextManager[
+                 tuple[dict[str, Any], dict[str, Any]]]:
     """(defaults, forced) settings for the run; serves the local model while the block runs."""
-    if not local_requested(args):
-        yield {}, {}
-        return
-    if args.base_url:
-        raise CliError("--model local runs its own llama.cpp server; drop --base-url, or pass "
-                       "--model with the name your endpoint serves")
-    texts = [d["text"] for d in documents or []]
-    with serve_local(args.model_path, texts, window=args.max_context_window,
-                     chunk_size=args.chunk_size, max_output_tokens=args.max_output_tokens,
-                     say=progress.say) as local:
-        budget = local.budget  # kept on args, so the --resume hint repeats them
-        args.model = LOCAL_MODEL_NAME if not args.model_path else None
-        args.max_context_window, args.chunk_size = budget.max_context_window, budget.chunk_size
-        args.max_output_tokens = budget.max_output_tokens
-        yield local.defaults(), local.forced()
-    if args.verbose:
-        progress.say("stopped the llama.cpp server")
+    return local_endpoint(args, [d["text"] for d in documents or []], progress.say)
 
 
 def _configure_logging(args: argparse.Namespace) -> None:

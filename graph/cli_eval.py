@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from dataclasses import MISSING, fields, replace
 from pathlib import Path
 from typing import Any
@@ -25,17 +26,24 @@ from graph.cli_common import (
     fail,
     positive,
 )
+from graph.cli_local import local_endpoint
+from graph.local_model import LocalModelError
+from graph.local_server import LocalServerError
 from nodes.errors import ConfigError, InputError
 from state import Context
 
 NAME = "eval"
 ABLATIONS = ("use_plan", "num_neighbor_summaries", "summary_scope")
 NOT_SETTABLE = ("base_url", "api_key", "model")
+SAMPLE_ITEMS = 4
+"""Contexts a local model's token ratio is measured on."""
 EXAMPLES = """examples:
   longcepo eval --dataset ../shared/data/hotpotqa_long_16k.jsonl.gz --strategy all --runs 5 \\
       --base-url http://127.0.0.1:8000/v1 --model llama-3.3-70b --out eval/hotpotqa
   longcepo eval --dataset musique.jsonl.gz --strategy longcepo --set use_plan=false  (ablation)
   longcepo eval --dataset hotpotqa.jsonl.gz --strategy all --limit 5 --trim-tokens 4000
+  longcepo eval --dataset hotpotqa.jsonl.gz --strategy all --limit 5 --trim-tokens 4000 \
+      --model local --window 2048 --chunk-size 1024   (the bundled model, offline)
 Running the same command again continues: finished answers are kept, failed ones retried.
 """
 
@@ -113,13 +121,13 @@ def strategies(raw: list[str]) -> list[str]:
     return [s for s in STRATEGIES if s in names]
 
 
-def load_items(args: argparse.Namespace, ctx: Context) -> list[Item]:
+def load_items(args: argparse.Namespace, encoding: str) -> list[Item]:
     """Every dataset's first `--limit` items, trimmed when asked."""
     items: list[Item] = []
     for path in args.dataset:
         loaded = load_dataset(path, args.limit)
         if args.trim_tokens:
-            loaded = [trim_item(i, args.trim_tokens, ctx.tokenizer_encoding) for i in loaded]
+            loaded = [trim_item(i, args.trim_tokens, encoding) for i in loaded]
         items += loaded
     return items
 
@@ -132,23 +140,31 @@ def split_ablations(ctx: Context, overrides: dict[str, Any]) -> tuple[Context, d
     return base, {**moved, **overrides}
 
 
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _run(args: argparse.Namespace) -> tuple[ResultStore, int]:
-    ctx = context_from_args(args)
     names = strategies(args.strategy)
-    base, overrides = split_ablations(ctx, parse_overrides(args.overrides))
-    variants = [Variant(s, tuple(sorted(overrides.items()))) for s in names]
-    for variant in variants:
-        variant.context(base, 0)  # refuse a bad ablation before any call
-    items = load_items(args, base)
-    judge_ctx = (judge_context(base, args.judge_model, args.judge_base_url, args.judge_api_key)
-                 if args.judge_model else None)
-    settings = pinned_settings(base, trim_tokens=args.trim_tokens, full_window=args.full_window,
-                               judge_model=args.judge_model)
-    store = ResultStore(Path(args.out), settings)
-    jobs = plan_jobs(items, variants, args.runs)
-    written = asyncio.run(evaluate(jobs, store, base, concurrency=base.max_concurrency,
-                                   answerer=Answerer(args.full_window), judge_ctx=judge_ctx,
-                                   quiet=args.quiet))
+    items = load_items(args, Context().tokenizer_encoding)
+    samples = [i.context for i in items[:SAMPLE_ITEMS]]
+    with local_endpoint(args, samples, _say) as (defaults, forced):
+        ctx = context_from_args(args, defaults, **forced)
+        base, overrides = split_ablations(ctx, parse_overrides(args.overrides))
+        variants = [Variant(s, tuple(sorted(overrides.items()))) for s in names]
+        for variant in variants:
+            variant.context(base, 0)  # refuse a bad ablation before any call
+        judge_ctx = (judge_context(base, args.judge_model, args.judge_base_url,
+                                   args.judge_api_key) if args.judge_model else None)
+        local = {"local_model": args.local_model} if getattr(args, "local_model", None) else {}
+        settings = pinned_settings(base, trim_tokens=args.trim_tokens,
+                                   full_window=args.full_window, judge_model=args.judge_model,
+                                   **local)
+        store = ResultStore(Path(args.out), settings)
+        jobs = plan_jobs(items, variants, args.runs)
+        written = asyncio.run(evaluate(jobs, store, base, concurrency=base.max_concurrency,
+                                       answerer=Answerer(args.full_window), judge_ctx=judge_ctx,
+                                       quiet=args.quiet))
     failed = sum(1 for j in jobs if not store.finished(j.key))
     logging.getLogger(__name__).info("%d answers written", len(written))
     return store, failed
@@ -160,7 +176,8 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         store, failed = _run(args)
-    except (CliError, InputError, ConfigError, TypeError) as exc:
+    except (CliError, InputError, ConfigError, TypeError, LocalModelError,
+            LocalServerError) as exc:
         return fail(EXIT_BAD_INPUT, str(exc))
     except KeyboardInterrupt:
         return fail(EXIT_INTERRUPTED, "interrupted; finished answers are kept. Run the same "

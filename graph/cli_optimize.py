@@ -6,10 +6,11 @@ import argparse
 import asyncio
 import json
 import logging
+import sys
 from dataclasses import asdict, replace
 from typing import Any
 
-from evaluation.datasets import load_dataset
+from evaluation.datasets import Item, load_dataset
 from evaluation.judge import judge_context
 from evaluation.opro import Outcome, Scored, Search, optimize, split_items
 from evaluation.strategies import PIPELINES
@@ -18,12 +19,16 @@ from graph.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    CliError,
     add_model_options,
     context_from_args,
     fail,
     non_negative_int,
     positive,
 )
+from graph.cli_local import local_endpoint
+from graph.local_model import LocalModelError
+from graph.local_server import LocalServerError
 from graph.prompt_file import PROMPT_KEYS, write_prompt_file
 from nodes.errors import ConfigError, InputError, LLMCallError
 from state import Context
@@ -85,10 +90,16 @@ def _report(outcome: Outcome, search: Search, args: argparse.Namespace, dev: lis
     }
 
 
-async def _search(args: argparse.Namespace, ctx: Context, search: Search) -> dict[str, Any]:
+def _items(args: argparse.Namespace) -> list[Item]:
     items = load_dataset(args.dataset, args.limit)
     if args.trim_tokens:
-        items = [trim_item(i, args.trim_tokens, ctx.tokenizer_encoding) for i in items]
+        encoding = Context().tokenizer_encoding
+        items = [trim_item(i, args.trim_tokens, encoding) for i in items]
+    return items
+
+
+async def _search(args: argparse.Namespace, ctx: Context, search: Search,
+                  items: list[Item]) -> dict[str, Any]:
     search.metric = args.metric or ("acc" if items[0].kind == "mc" else "f1")
     dev, test = split_items(items, args.dev, args.test, args.split_seed)
     optimizer = replace(ctx, model=args.optimizer_model or ctx.model,
@@ -109,15 +120,21 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run `optimize-prompt` with parsed arguments."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        ctx = context_from_args(args)
-        search = Search(args.field, args.strategy, steps=args.steps, candidates=args.candidates,
-                        keep=args.keep, concurrency=ctx.max_concurrency,
-                        judge_ctx=judge_context(ctx, args.judge_model) if args.judge_model
-                        else None)
-        if args.metric == "judge" and search.judge_ctx is None:
-            raise ConfigError("--metric judge needs --judge-model")
-        report = asyncio.run(_search(args, ctx, search))
-    except (InputError, ConfigError, TypeError) as exc:
+        items = _items(args)
+        samples = [i.context for i in items[:4]]
+        with local_endpoint(args, samples, lambda line: print(line, file=sys.stderr)) as (
+                defaults, forced):
+            ctx = context_from_args(args, defaults, **forced)
+            search = Search(args.field, args.strategy, steps=args.steps,
+                            candidates=args.candidates, keep=args.keep,
+                            concurrency=ctx.max_concurrency,
+                            judge_ctx=judge_context(ctx, args.judge_model) if args.judge_model
+                            else None)
+            if args.metric == "judge" and search.judge_ctx is None:
+                raise ConfigError("--metric judge needs --judge-model")
+            report = asyncio.run(_search(args, ctx, search, items))
+    except (InputError, ConfigError, TypeError, CliError, LocalModelError,
+            LocalServerError) as exc:
         return fail(EXIT_BAD_INPUT, str(exc))
     except LLMCallError as exc:
         return fail(EXIT_FAILED, str(exc))

@@ -151,3 +151,34 @@ def test_an_error_after_the_server_started_stops_it(tmp_path):
     assert proc.returncode == 2 and "over the configured limit of 1000" in err
     assert "Traceback" not in err
     assert _gone(pid), "the llama.cpp server outlived the failed run"
+
+
+def test_eval_and_optimize_prompt_run_the_bundled_model_offline(tmp_path, capsys):
+    """`--model local` serves the GGUF for `eval` and `optimize-prompt` too, then stops it."""
+    data = REPO.parent / "shared" / "data" / "hotpotqa_long_16k.jsonl.gz"
+    if not data.exists():
+        pytest.skip(f"needs the shared evaluation data at {data}")
+    local = ["--model", "local", "--window", "2048", "--chunk-size", "1024",
+             "--max-output-tokens", "32", "--format-retries", "0"]
+    out = tmp_path / "eval"
+    code = cli.main(["eval", "--dataset", str(data), "--limit", "1", "--trim-tokens", "600",
+                     "--strategy", "truncated,full_context", "--out", str(out), "-q", *local])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "llama.cpp server ready" in captured.err
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["strategy"] for r in rows) == ["full_context", "truncated"]
+    assert all(r["usage"]["direct"]["calls"] == 1 and not r.get("error") for r in rows)
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["local_model"] and settings["temperature_map"] == 0.0
+    assert not llama_servers()
+
+    prompts = tmp_path / "p.json"
+    code = cli.main(["optimize-prompt", "--dataset", str(data), "--limit", "2",
+                     "--trim-tokens", "600", "--strategy", "mapreduce", "--dev", "1",
+                     "--test", "1", "--steps", "1", "--candidates", "1",
+                     "--optimizer-format-retries", "0", "--out", str(prompts), *local])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert json.loads(prompts.read_text())["system_prompt"].strip()
+    assert not llama_servers()
