@@ -214,8 +214,8 @@ class LocalRun:
         lines = [*b.notes, (
             f"fitted to the local model ({ratio}): window {b.max_context_window} tokens, "
             f"chunks of {b.chunk_size}, output cap {b.max_output_tokens} "
-            f"(summaries {b.max_output_tokens_summary}); temperature 0, seed {SEED} and "
-            f"{FORMAT_RETRIES} format re-ask unless given; one call at a time")]
+            f"(summaries {b.max_output_tokens_summary}); by default temperature 0, seed {SEED}, "
+            f"{FORMAT_RETRIES} format re-ask and one call at a time (options given win)")]
         return "\n".join(lines)
 
 
