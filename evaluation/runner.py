@@ -89,7 +89,10 @@ def settings_label(settings: dict[str, Any]) -> str:
     trim = settings.get("trim_tokens")
     shortened = (f"contexts TRIMMED to about {trim} tokens (distractor passages dropped, gold "
                  "passages kept; --trim-tokens)" if trim else "full contexts (not trimmed)")
-    return (f"Model `{settings['model']}`, window {settings['max_context_window']}, chunk "
+    model = f"`{settings['model']}`"
+    if settings.get("local_model"):
+        model += f" (`{settings['local_model']}` through llama.cpp)"
+    return (f"Model {model}, window {settings['max_context_window']}, chunk "
             f"{settings['chunk_size']}, output cap {settings['max_output_tokens']}; {shortened}.")
 
 

@@ -171,6 +171,7 @@ def test_eval_and_optimize_prompt_run_the_bundled_model_offline(tmp_path, capsys
     assert all(r["usage"]["direct"]["calls"] == 1 and not r.get("error") for r in rows)
     settings = json.loads((out / "settings.json").read_text())
     assert settings["local_model"] and settings["temperature_map"] == 0.0
+    assert "through llama.cpp" in (out / "summary.md").read_text()
     assert not llama_servers()
 
     prompts = tmp_path / "p.json"
