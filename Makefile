@@ -28,7 +28,7 @@ install: $(VENV)/.installed-dev
 install-local: $(VENV)/.installed-local
 
 # The bundled SmolLM2-135M answers offline; the window is scaled down so the run shows several
-# chunks, neighbour summaries and a collapse within a few minutes on 2 cores.
+# chunks and neighbour summaries in both passes within about 5 minutes on 2 cores.
 demo: install-local
 	$(VENV)/bin/longcepo ask --model local --context-file examples/brenholm.md \
 	    --query "$(DEMO_QUERY)" $(DEMO_ARGS) --verbose --state-dir $(VENV)/demo-state

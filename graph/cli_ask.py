@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from graph import run_settings
+from graph import cli_saved_options
 from graph.api import output_of, run_config, sqlite_graph, store_input
 from graph.cli_common import (
     EXIT_BAD_INPUT,
@@ -164,9 +164,9 @@ def endpoint(args: argparse.Namespace, documents: list[dict[str, str]] | None,
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
+    # -q and --json hide progress, not warnings: a warning (say, traces dropped) still matters
     level = logging.INFO if args.verbose >= 2 else logging.WARNING
-    logging.basicConfig(level=logging.ERROR if args.quiet or args.json else level,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
@@ -181,13 +181,13 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         with terminate_as_interrupt():
             if args.resume:
                 documents = None
-                restored = run_settings.restore(args)
+                restored = cli_saved_options.restore(args)
                 if restored and args.verbose:
                     progress.say("resuming with the run's saved options: " + ", ".join(
                         SETTING_OPTIONS.get(name, "--no-plan") for name in restored))
             else:
                 documents = read_documents(args.context_file)
-                run_settings.save(args)
+                cli_saved_options.save(args)
             with endpoint(args, documents, progress) as (defaults, forced):
                 ctx = context_from_args(args, defaults, **forced)
                 result = asyncio.run(run(args, ctx, documents, progress))

@@ -136,7 +136,7 @@ def test_resume_alone_reuses_the_options_the_run_started_with(doc, tmp_path, cap
 
 
 def test_options_given_on_resume_win_over_the_saved_ones(doc, tmp_path, capsys):
-    from graph import run_settings
+    from graph import cli_saved_options
 
     state = tmp_path / "s"
     with override_chat_model(make_model(reader)):
@@ -148,7 +148,7 @@ def test_options_given_on_resume_win_over_the_saved_ones(doc, tmp_path, capsys):
     args = parser.parse_args(["ask", "--resume", "T3", "--state-dir", str(state),
                                           "--seed", "9"])
     args.thread_id = "T3"
-    filled = run_settings.restore(args)
+    filled = cli_saved_options.restore(args)
     assert args.seed == 9 and "seed" not in filled
     assert args.base_url == "http://127.0.0.1:9/v1" and args.chunk_size == 512
     assert args.api_key is None
