@@ -124,6 +124,11 @@ def context_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None 
     return ctx
 
 
+def say(line: str) -> None:
+    """One progress line on stderr, where it never mixes with results on stdout."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def fail(code: int, message: str) -> int:
     """Print one error line (no traceback) and return the exit code."""
     print(f"longcepo: error: {message}", file=sys.stderr)

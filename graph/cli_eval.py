@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 from dataclasses import MISSING, fields, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from graph.cli_common import (
     context_from_args,
     fail,
     positive,
+    say,
 )
 from graph.cli_local import local_endpoint
 from graph.local_model import LocalModelError
@@ -140,15 +140,11 @@ def split_ablations(ctx: Context, overrides: dict[str, Any]) -> tuple[Context, d
     return base, {**moved, **overrides}
 
 
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
 def _run(args: argparse.Namespace) -> tuple[ResultStore, int]:
     names = strategies(args.strategy)
     items = load_items(args, Context().tokenizer_encoding)
     samples = [i.context for i in items[:SAMPLE_ITEMS]]
-    with local_endpoint(args, samples, _say) as (defaults, forced):
+    with local_endpoint(args, samples, say) as (defaults, forced):
         ctx = context_from_args(args, defaults, **forced)
         base, overrides = split_ablations(ctx, parse_overrides(args.overrides))
         variants = [Variant(s, tuple(sorted(overrides.items()))) for s in names]

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import sys
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -25,6 +24,7 @@ from graph.cli_common import (
     fail,
     non_negative_int,
     positive,
+    say,
 )
 from graph.cli_local import local_endpoint
 from graph.local_model import LocalModelError
@@ -122,8 +122,7 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         items = _items(args)
         samples = [i.context for i in items[:4]]
-        with local_endpoint(args, samples, lambda line: print(line, file=sys.stderr)) as (
-                defaults, forced):
+        with local_endpoint(args, samples, say) as (defaults, forced):
             ctx = context_from_args(args, defaults, **forced)
             search = Search(args.field, args.strategy, steps=args.steps,
                             candidates=args.candidates, keep=args.keep,

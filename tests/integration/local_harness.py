@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,19 @@ def require_local_model() -> None:
         if os.environ.get("LONGCEPO_REQUIRE_LOCAL"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+def gone(pid: int, within: float = 15.0) -> bool:
+    """Whether the process ends (or is only a zombie) within `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def llama_servers() -> list[psutil.Process]:

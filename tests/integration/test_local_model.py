@@ -24,6 +24,7 @@ from tests.integration.local_harness import (
     EXAMPLE,
     QUESTION,
     REPO,
+    gone,
     llama_servers,
     recorded_local_server,
     require_local_model,
@@ -37,18 +38,6 @@ STAGES_EXPECTED = {"normalize", "plan", "summary", "map", "reduce"}
 @pytest.fixture(autouse=True)
 def _needs_the_extra():
     require_local_model()
-
-
-def _gone(pid: int, within: float = 15.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.mark.slow
@@ -91,7 +80,7 @@ def test_demo_completes_fills_every_field_and_counts_usage_exactly(monkeypatch, 
             assert request["messages"][-1]["content"].count("Reply again") == 1
 
     # the server is gone
-    assert _gone(seen["pid"]) and not llama_servers()
+    assert gone(seen["pid"]) and not llama_servers()
     print(f"\nbundled model's answer: {result['answer']!r} (gold: {GOLD})")
 
 
@@ -142,7 +131,7 @@ def test_ctrl_c_stops_the_server_and_prints_the_resume_command(tmp_path):
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted; thread LOCAL1" in err
     assert "longcepo ask --resume LOCAL1 --model local" in err
-    assert _gone(pid), "the llama.cpp server outlived the interrupted run"
+    assert gone(pid), "the llama.cpp server outlived the interrupted run"
 
 
 def test_an_error_after_the_server_started_stops_it(tmp_path):
@@ -150,7 +139,7 @@ def test_an_error_after_the_server_started_stops_it(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "over the configured limit of 1000" in err
     assert "Traceback" not in err
-    assert _gone(pid), "the llama.cpp server outlived the failed run"
+    assert gone(pid), "the llama.cpp server outlived the failed run"
 
 
 def test_eval_and_optimize_prompt_run_the_bundled_model_offline(tmp_path, capsys):

@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from graph.local_server import LocalServer, LocalServerError, free_port
+from tests.integration.local_harness import gone
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,18 +27,6 @@ def double_server(port: int) -> LocalServer:
     command = [sys.executable, "-m", "llm_double", "--port", str(port)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return LocalServer(command, f"http://127.0.0.1:{port}", env=env, start_timeout=60)
-
-
-def gone(pid: int, within: float = 10.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_starts_answers_and_stops():
