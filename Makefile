@@ -13,14 +13,15 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 # Stamps: reinstall only when pyproject.toml changes.
-$(VENV)/.installed-dev: pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
+# constraints.txt pins the exact set CI tested; pyproject.toml keeps compatible ranges for users.
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(PY)
+	$(PY) -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $@
 
-$(VENV)/.installed-local: pyproject.toml | $(PY)
+$(VENV)/.installed-local: pyproject.toml constraints.txt | $(PY)
 	@echo "Installing longcepo[local]. The first time, pip compiles llama.cpp:" \
 	      "about 8-15 minutes on 2 cores; later installs reuse pip's cached wheel."
-	$(PY) -m pip install -e '.[local]'
+	$(PY) -m pip install -c constraints.txt -e '.[local]'
 	touch $@
 
 install: $(VENV)/.installed-dev
@@ -38,6 +39,7 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	mkdir -p $(VENV)/typecheck && ln -sfn $(CURDIR) $(VENV)/typecheck/longcepo
 	$(VENV)/bin/mypy
 
 studio: install

@@ -6,14 +6,14 @@ a LangGraph store so checkpoints stay small however long the document is.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from typing import Annotated, Any, Literal, NotRequired
 
+from longcepo.env import env
+from longcepo.prompts import collapse, map_chunk, normalize, plan, reduce, summary, system
 from typing_extensions import TypedDict
-
-from prompts import collapse, map_chunk, normalize, plan, reduce, summary, system
 
 # ---------------------------------------------------------------------------------------------
 # Small records carried in state
@@ -63,23 +63,24 @@ class Finding(TypedDict):
     confidence: float | None
 
 
-class StageUsage(TypedDict):
-    """Token and call counts of one stage; retried and failed attempts are included.
-
-    `calls` are requests sent; `cached_calls` were answered from the run's call cache (a task
-    re-executed after a crash, or a prompt repeated in the same run) and cost nothing.
-    """
-
-    calls: int
-    cached_calls: int
-    failed_calls: int
-    format_retries: int
-    prompt_tokens: int
-    completion_tokens: int
-
-
 STAGES = ("normalize", "plan", "summary", "map", "collapse", "reduce")
-Stage = Literal["normalize", "plan", "summary", "map", "collapse", "reduce"]
+"""The LLM-calling stages, in pipeline order: usage, temperatures and prompts are kept per stage."""
+
+
+class ProgressEvent(StrEnum):
+    """Names of the events on the graph's custom stream; the CLI and the servers read them."""
+
+    INGESTED = "ingested"
+    PLAN = "plan"
+    PASS_START = "pass_start"
+    SUMMARY_DONE = "summary_done"
+    MAP_DONE = "map_done"
+    MAPPED = "mapped"
+    COLLAPSE_ROUND = "collapse_round"
+    MERGE_DONE = "merge_done"
+    ANSWER = "answer"
+    PASS_DONE = "pass_done"
+    RESULT = "result"  # the served run's last event, carrying the output
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,27 +228,33 @@ class MergeTask(TypedDict):
 
 def _env(name: str, fallback: str | None = None) -> Any:
     """Default factory reading an environment variable; an explicit value always wins."""
-    return lambda: os.environ.get(name) or fallback
+    return lambda: env(name) or fallback
 
 
-def _opt(default: Any, description: str, **kw: Any) -> Any:
-    """A dataclass field with a description that Studio and the README table show."""
-    if callable(default) and not isinstance(default, str):
-        return field(default_factory=default, metadata={"description": description}, **kw)
-    return field(default=default, metadata={"description": description}, **kw)
+def _opt(default: Any, description: str, *, cli: str | None = None, env: str | None = None,
+         minimum: int | None = None, **kw: Any) -> Any:
+    """A dataclass field with what Studio, the README table and the CLI show of it.
+
+    `cli` names its command-line option (the CLI derives type, default and help from here),
+    `env` the environment variable that fills its default, `minimum` the least value allowed.
+    """
+    meta = {"description": description, "cli": cli, "env": env, "minimum": minimum}
+    if env:  # `default` then applies only while the variable is unset
+        meta["env_fallback"] = default
+        return field(default_factory=_env(env, default), metadata=meta, **kw)
+    return field(default=default, metadata=meta, **kw)
 
 
 @dataclass(kw_only=True)
 class Context:
     """Runtime configuration of a longcepo run (`context_schema`)."""
 
-    model: str = _opt(_env("LONGCEPO_MODEL", "llama-3.3-70b"), "Chat model name at the endpoint.")
-    base_url: str | None = _opt(
-        _env("OPENAI_BASE_URL"), "OpenAI-compatible endpoint; None means api.openai.com."
-    )
-    api_key: str | None = _opt(
-        _env("OPENAI_API_KEY"), "API key for the endpoint; never logged.", repr=False
-    )
+    model: str = _opt("llama-3.3-70b", "Chat model name at the endpoint.", cli="--model",
+                      env="LONGCEPO_MODEL")
+    base_url: str | None = _opt(None, "OpenAI-compatible endpoint; None means api.openai.com.",
+                                cli="--base-url", env="OPENAI_BASE_URL")
+    api_key: str | None = _opt(None, "API key for the endpoint; never logged.", cli="--api-key",
+                               env="OPENAI_API_KEY", repr=False)
     temperature_normalize: float = _opt(0.7, "Sampling temperature of query normalization.")
     temperature_plan: float = _opt(0.7, "Sampling temperature of planning.")
     temperature_summary: float = _opt(0.7, "Sampling temperature of chunk summaries.")
@@ -255,19 +262,29 @@ class Context:
     temperature_collapse: float = _opt(0.7, "Sampling temperature of the collapse stage.")
     temperature_reduce: float = _opt(0.7, "Sampling temperature of the reduce stage.")
     top_p: float = _opt(0.7, "Nucleus sampling top_p for every call.")
-    seed: int | None = _opt(None, "Sampling seed passed to the endpoint, for repeatable runs.")
-    chunk_size: int = _opt(4096, "Maximum tokens per document chunk.")
-    max_context_window: int = _opt(8192, "The model's context window in tokens.")
-    max_output_tokens: int = _opt(1024, "Output cap of every call except summaries.")
-    max_output_tokens_summary: int = _opt(300, "Output cap of summary calls.")
-    num_neighbor_summaries: int = _opt(5, "Summaries shown before AND after each chunk in map.")
+    seed: int | None = _opt(None, "Sampling seed passed to the endpoint, for repeatable runs.",
+                            cli="--seed")
+    chunk_size: int = _opt(4096, "Maximum tokens per document chunk.", cli="--chunk-size",
+                           minimum=1)
+    max_context_window: int = _opt(8192, "The model's context window in tokens.", cli="--window",
+                                   minimum=1)
+    max_output_tokens: int = _opt(1024, "Output cap of every call except summaries.",
+                                  cli="--max-output-tokens", minimum=1)
+    max_output_tokens_summary: int = _opt(300, "Output cap of summary calls.",
+                                          cli="--summary-tokens", minimum=1)
+    num_neighbor_summaries: int = _opt(5, "Summaries shown before AND after each chunk in map.",
+                                       cli="--neighbors", minimum=0)
     delimiter: str = _opt("<CONTEXT_END>", "Separates context from query in a single message.")
     tokenizer_encoding: str = _opt("cl100k_base", "Offline tiktoken encoding for token counts.")
-    max_concurrency: int = _opt(16, "Most LLM calls in flight at once.")
+    max_concurrency: int = _opt(16, "Most LLM calls in flight at once.", cli="--concurrency",
+                                minimum=1)
     max_sub_questions: int = _opt(6, "Cap on the plan's sub-questions.")
-    max_format_retries: int = _opt(3, "Re-asks when an answer ignores the output protocol.")
-    max_retries: int = _opt(6, "Retries of a failed HTTP call (429, 5xx, timeout, dropped).")
-    request_timeout: float = _opt(120.0, "Seconds before one LLM call is abandoned.")
+    max_format_retries: int = _opt(3, "Re-asks when an answer ignores the output protocol.",
+                                   cli="--format-retries", minimum=0)
+    max_retries: int = _opt(6, "Retries of a failed HTTP call (429, 5xx, timeout, dropped).",
+                            cli="--retries", minimum=0)
+    request_timeout: float = _opt(120.0, "Seconds before one LLM call is abandoned.",
+                                  cli="--timeout", minimum=1)
     retry_backoff: float = _opt(0.5, "First retry delay in seconds; doubles each retry.")
     retry_backoff_max: float = _opt(30.0, "Longest delay between retries, in seconds.")
     use_plan: bool = _opt(True, "Plan sub-questions; False answers the query in one pass.")
@@ -275,7 +292,8 @@ class Context:
         "query",
         "Summaries aware of the whole query (computed once per run) or of each sub-question.",
     )
-    max_document_tokens: int | None = _opt(None, "Refuse inputs longer than this; None: no cap.")
+    max_document_tokens: int | None = _opt(None, "Refuse inputs longer than this; None: no cap.",
+                                           cli="--max-document-tokens", minimum=1)
     system_prompt: str = _opt(system.QA_SYSTEM, "System prompt of summary/map/collapse/reduce.")
     normalize_prompt: str = _opt(normalize.TEMPLATE, "Query normalization prompt; {query}.")
     plan_prompt: str = _opt(plan.TEMPLATE, "Planning prompt; {question} {max_sub_questions}.")

@@ -11,9 +11,10 @@ import logging
 import time
 from typing import Any
 
+from longcepo.nodes.chunking import chunk_spans
+from longcepo.nodes.tokens import get_encoding
+
 from bench.common import make_question, write
-from nodes.chunking import chunk_spans
-from nodes.tokens import get_encoding
 
 log = logging.getLogger(__name__)
 SIZES = (1_000_000, 10_000_000)

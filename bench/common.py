@@ -19,9 +19,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from longcepo.state import Context
+
 from llm_double.corpus import SEPARATOR, chain_task, haystack, needle_task
 from llm_double.process import DoubleProcess, start_double_process
-from state import Context
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BLOCK_TOKENS = 100_000

@@ -13,9 +13,10 @@ import logging
 import time
 from typing import Any
 
+from longcepo.graph import graph
+from longcepo.state import STAGES
+
 from bench.common import context, double, make_question, usage_total, write
-from graph import graph
-from state import STAGES
 
 log = logging.getLogger(__name__)
 SIZES = (16_000, 64_000, 256_000)

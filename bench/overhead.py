@@ -30,13 +30,13 @@ import httpx
 import openai
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
+from longcepo.graph import graph
+from longcepo.nodes import store as chunk_store
+from longcepo.nodes.ingest import ingest
+from longcepo.prompts.system import QA_SYSTEM
+from longcepo.runtime.api import run_config, sqlite_graph, store_input
 
 from bench.common import MODEL, context, double, make_question, usage_total, write
-from graph import graph
-from graph.api import run_config, sqlite_graph, store_input
-from nodes import store as chunk_store
-from nodes.ingest import ingest
-from prompts.system import QA_SYSTEM
 
 log = logging.getLogger(__name__)
 TOKENS = 256_000

@@ -10,9 +10,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from longcepo.state import STAGES  # noqa: E402
 
 from bench.common import RESULTS  # noqa: E402
-from state import STAGES  # noqa: E402
 
 DPI = 80
 

@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from longcepo.runtime.api import run_config, sqlite_graph, store_input
+
 from bench.common import MODEL, context, double, make_question, usage_total, write
-from graph.api import run_config, sqlite_graph, store_input
 
 log = logging.getLogger(__name__)
 SIZES = (1_000_000, 3_000_000, 10_000_000)

@@ -17,8 +17,9 @@ import logging
 import time
 from typing import Any
 
+from longcepo.graph import graph
+
 from bench.common import context, double, make_question, write
-from graph import graph
 
 log = logging.getLogger(__name__)
 LATENCY = 0.1

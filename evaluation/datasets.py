@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from nodes.errors import InputError
+from longcepo.nodes.errors import InputError
 
 Kind = Literal["qa", "mc"]
 LETTERS = ("A", "B", "C", "D")

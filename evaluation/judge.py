@@ -6,11 +6,10 @@ import re
 from dataclasses import replace
 
 from langchain_core.messages import HumanMessage, SystemMessage
-
-from evaluation import prompts
-from evaluation.datasets import Item
-from nodes import llm
-from state import Context
+from longcepo.evaluation import prompts
+from longcepo.evaluation.datasets import Item
+from longcepo.nodes import llm
+from longcepo.state import Context
 
 _VERDICT = re.compile(r"verdict\W*(in)?correct", re.I)
 _WORD = re.compile(r"\b(in)?correct\b", re.I)

@@ -16,16 +16,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
-
-from evaluation import prompts
-from evaluation.datasets import Item
-from evaluation.judge import judge
-from evaluation.metrics import score
-from evaluation.strategies import Answerer, strategy_context
-from nodes import llm
-from nodes.budget import check_templates, validate_context
-from nodes.errors import ConfigError, InputError
-from state import PROMPT_FIELDS, Context
+from longcepo.evaluation import prompts
+from longcepo.evaluation.datasets import Item
+from longcepo.evaluation.judge import judge
+from longcepo.evaluation.metrics import score
+from longcepo.evaluation.strategies import Answerer, strategy_context
+from longcepo.nodes import llm
+from longcepo.nodes.budget import check_templates, validate_context
+from longcepo.nodes.errors import ConfigError, InputError
+from longcepo.state import PROMPT_FIELDS, Context
 
 _PROPOSAL = re.compile(r"<\s*PROMPT\s*>(.*?)(?:<\s*/\s*PROMPT\s*>|$)", re.S | re.I)
 EXAMPLES_SHOWN = 3

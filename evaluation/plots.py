@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from evaluation.summary import GroupSummary
+from longcepo.evaluation.summary import GroupSummary
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ DIRECT_SYSTEM = (
     "shown, relying only on its text, and you follow the requested reply format exactly."
 )
 
-DIRECT_PLACEHOLDERS = ("context", "question")
 DIRECT = """<document>
 {context}
 </document>

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from nodes.errors import ConfigError
+from longcepo.nodes.errors import ConfigError
 
 log = logging.getLogger(__name__)
 RESULTS, SETTINGS = "results.jsonl", "settings.json"

@@ -16,18 +16,18 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from evaluation.datasets import Item
-from evaluation.judge import judge
-from evaluation.metrics import score
-from evaluation.plots import write_plots
-from evaluation.progress import Bar
-from evaluation.results import ResultStore, record_key
-from evaluation.strategies import Answerer, Outcome, strategy_context
-from evaluation.summary import markdown, summarize
-from nodes.budget import validate_context
-from nodes.errors import LongcepoError
-from nodes.tokens import count_tokens
-from state import Context
+from longcepo.evaluation.datasets import Item
+from longcepo.evaluation.judge import judge
+from longcepo.evaluation.metrics import score
+from longcepo.evaluation.plots import write_plots
+from longcepo.evaluation.progress import Bar
+from longcepo.evaluation.results import ResultStore, record_key
+from longcepo.evaluation.strategies import Answerer, Outcome, strategy_context
+from longcepo.evaluation.summary import markdown, summarize
+from longcepo.nodes.budget import validate_context
+from longcepo.nodes.errors import LongcepoError
+from longcepo.nodes.tokens import count_tokens
+from longcepo.state import Context
 
 log = logging.getLogger(__name__)
 UNPINNED = frozenset({"base_url", "api_key", "max_concurrency", "request_timeout", "max_retries",

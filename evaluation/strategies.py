@@ -14,16 +14,15 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.memory import InMemoryStore
-
-from evaluation import prompts
-from evaluation.datasets import Item
-from evaluation.trim import truncate_middle
-from graph.main import build_graph
-from nodes import llm
-from nodes.budget import MARGIN, tokens
-from nodes.errors import ConfigError
-from nodes.protocols import parse_answer, salvage_answer
-from state import Context
+from longcepo.evaluation import prompts
+from longcepo.evaluation.datasets import Item
+from longcepo.evaluation.trim import truncate_middle
+from longcepo.graph.main import build_graph
+from longcepo.nodes import llm
+from longcepo.nodes.budget import MARGIN, tokens
+from longcepo.nodes.errors import ConfigError
+from longcepo.nodes.protocols import parse_answer, salvage_answer
+from longcepo.state import Context
 
 STRATEGIES = ("longcepo", "mapreduce", "full_context", "truncated")
 PIPELINES = ("longcepo", "mapreduce")

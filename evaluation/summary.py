@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from evaluation import prompts
-from evaluation.metrics import majority, mean_std, normalize_answer, score
-from evaluation.strategies import STRATEGIES
-from nodes.protocols import is_no_information
-from state import Context
+from longcepo.evaluation import prompts
+from longcepo.evaluation.metrics import majority, mean_std, normalize_answer, score
+from longcepo.evaluation.strategies import STRATEGIES
+from longcepo.nodes.protocols import is_no_information
+from longcepo.state import Context
 
 METRICS = ("f1", "em", "acc", "judge")
 _STAGE = re.compile(r"^(\w+)")

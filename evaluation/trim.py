@@ -11,9 +11,9 @@ import random
 import re
 from dataclasses import dataclass, replace
 
-from evaluation.datasets import Item
-from nodes.errors import InputError
-from nodes.tokens import count_tokens, get_encoding
+from longcepo.evaluation.datasets import Item
+from longcepo.nodes.errors import InputError
+from longcepo.nodes.tokens import count_tokens, get_encoding
 
 _PASSAGE = re.compile(r"^Passage \d+:\n", re.M)
 

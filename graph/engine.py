@@ -10,13 +10,12 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-
-from nodes.collapse import merge_pair, plan_collapse, route_collapse
-from nodes.map import collect_map, map_chunk
-from nodes.reduce import reduce
-from nodes.setup import dispatch_map, route_map, route_summaries, setup
-from nodes.summarize import summarize_chunk
-from state import Context, EngineInput, EngineOutput, EngineState
+from longcepo.nodes.collapse import merge_pair, plan_collapse, route_collapse
+from longcepo.nodes.map import collect_map, map_chunk
+from longcepo.nodes.reduce import reduce
+from longcepo.nodes.setup import dispatch_map, route_map, route_summaries, setup
+from longcepo.nodes.summarize import summarize_chunk
+from longcepo.state import Context, EngineInput, EngineOutput, EngineState
 
 
 def build_engine() -> StateGraph[Any, Any, Any, Any]:

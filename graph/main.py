@@ -11,13 +11,12 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
-
-from graph.engine import compile_engine
-from nodes.normalize import normalize
-from nodes.passes import finish, next_pass, record_answer, route_after_pass
-from nodes.plan import plan
-from nodes.prepare import prepare
-from state import Context, InputState, LongCePOState, OutputState
+from longcepo.graph.engine import compile_engine
+from longcepo.nodes.normalize import normalize
+from longcepo.nodes.passes import finish, next_pass, record_answer, route_after_pass
+from longcepo.nodes.plan import plan
+from longcepo.nodes.prepare import prepare
+from longcepo.state import Context, InputState, LongCePOState, OutputState
 
 
 def build_graph(

@@ -4,8 +4,8 @@ They carry no checkpointer or store: the LangGraph server supplies its own, and 
 `await graph.ainvoke(...)` keeps chunks in process memory.
 """
 
-from graph.engine import compile_engine
-from graph.main import build_graph
+from longcepo.graph.engine import compile_engine
+from longcepo.graph.main import build_graph
 
 graph = build_graph()
 engine = compile_engine()

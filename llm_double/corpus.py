@@ -17,8 +17,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from longcepo.nodes.tokens import count_tokens, get_encoding
+
 from llm_double import grammar
-from nodes.tokens import count_tokens, get_encoding
 
 SEPARATOR = "\n\n"
 _SEP_TOKENS = 0  # ".\n\n" is one cl100k token, so a blank line between paragraphs is free

@@ -16,8 +16,9 @@ from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
+from longcepo.nodes.tokens import get_encoding
+
 from llm_double.reader import message_text
-from nodes.tokens import get_encoding
 
 # Ids past every vocabulary stand for the chat template's role headers (not negative ones:
 # CPython hashes -1 and -2 alike, which would make a user prompt hit a system prompt's block).

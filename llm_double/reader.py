@@ -14,11 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from longcepo.prompts.map_chunk import NO_INFORMATION
+from longcepo.prompts.plan import CLOSE_TAG, OPEN_TAG
+from longcepo.prompts.reminders import REMINDERS
+from longcepo.prompts.render import NO_FINDINGS
+
 from llm_double import grammar
-from prompts.map_chunk import NO_INFORMATION
-from prompts.plan import CLOSE_TAG, OPEN_TAG
-from prompts.reminders import REMINDERS
-from prompts.render import NO_FINDINGS
 
 logger = logging.getLogger(__name__)
 

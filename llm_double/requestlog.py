@@ -12,9 +12,6 @@ from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
-OUTCOMES = ("ok", "http_500", "http_429", "drop", "hang", "malformed", "empty", "rejected")
-"""`rejected`: refused before any fault or model logic (bad key, unknown model, bad body)."""
-
 
 class RequestLog:
     """Records of answered, failed and refused chat requests."""

@@ -11,11 +11,11 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
-from nodes.errors import ConfigError, InputError
-from nodes.render import finding_text, history_text
-from nodes.tokens import ENCODINGS, count_tokens
-from prompts.reminders import REMINDERS
-from state import PROMPT_FIELDS, Context, Finding, QAPair
+from longcepo.nodes.errors import ConfigError, InputError
+from longcepo.nodes.render import finding_text, history_text
+from longcepo.nodes.tokens import ENCODINGS, count_tokens
+from longcepo.prompts.reminders import REMINDERS
+from longcepo.state import PROMPT_FIELDS, Context, Finding, QAPair
 
 log = logging.getLogger(__name__)
 MARGIN = 32 + max(len(r) for r in REMINDERS.values()) // 3

@@ -11,15 +11,14 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Send
-
-from nodes import llm
-from nodes import store as chunk_store
-from nodes.budget import findings_budget, findings_tokens, fit_history, tokens
-from nodes.progress import emit
-from nodes.protocols import NO_INFO, parse_finding
-from nodes.render import findings_text, history_text
-from nodes.setup import pass_info
-from state import Context, EngineState, Finding, MergeTask
+from longcepo.nodes import llm
+from longcepo.nodes import store as chunk_store
+from longcepo.nodes.budget import findings_budget, findings_tokens, fit_history, tokens
+from longcepo.nodes.progress import emit
+from longcepo.nodes.protocols import NO_INFO, parse_finding
+from longcepo.nodes.render import findings_text, history_text
+from longcepo.nodes.setup import pass_info
+from longcepo.state import Context, EngineState, Finding, MergeTask, ProgressEvent
 
 FINDING_OVERHEAD = 32  # header and field labels around a reply of at most max_output_tokens
 
@@ -88,8 +87,8 @@ def plan_collapse(state: EngineState, runtime: Runtime[Context]) -> dict[str, An
     if sum(sizes) > budget and rounds_left > 0:
         max_size = ctx.max_output_tokens + FINDING_OVERHEAD
         pairs = choose_pairs(sizes, budget, rounds_left, max_size)
-        emit(runtime, "collapse_round", round=state["collapse_round"] + 1, merges=len(pairs),
-             findings=len(findings))
+        emit(runtime, ProgressEvent.COLLAPSE_ROUND, round=state["collapse_round"] + 1,
+             merges=len(pairs), findings=len(findings))
     elif sum(sizes) > budget:
         kept = _trim_to_budget(ctx, findings, budget)
         notes.append(f"collapse: findings still exceeded the reduce window after "
@@ -143,6 +142,6 @@ async def merge_pair(task: MergeTask, runtime: Runtime[Context]) -> dict[str, An
         parsed = merge_fallback(ctx, pair)
         notes.append("collapse: a merge reply ignored the protocol; the pair was merged "
                      "without the model (extracts kept, the more confident answer chosen)")
-    emit(runtime, "merge_done", at=task["at"])
+    emit(runtime, ProgressEvent.MERGE_DONE, at=task["at"])
     return {"merged": [{"at": task["at"], "finding": parsed}], "usage": usage.as_state(),
             "notes": notes}

@@ -12,12 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from langgraph.store.base import BaseStore
-
-from nodes import store as chunk_store
-from nodes.chunking import chunk_spans
-from nodes.errors import InputError
-from nodes.tokens import get_encoding
-from state import Context, Document, DocumentEntry
+from longcepo.nodes import store as chunk_store
+from longcepo.nodes.chunking import chunk_spans
+from longcepo.nodes.errors import InputError
+from longcepo.nodes.tokens import get_encoding
+from longcepo.state import Context, Document, DocumentEntry
 
 log = logging.getLogger(__name__)
 DEFAULT_DOC_ID = "document"

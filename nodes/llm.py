@@ -27,12 +27,11 @@ import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_openai.chat_models.base import BaseChatOpenAI
-
-from nodes.errors import LLMCallError
-from nodes.store import CallCache
-from nodes.tokens import count_tokens
-from prompts.reminders import REMINDERS
-from state import Context
+from longcepo.nodes.errors import LLMCallError
+from longcepo.nodes.store import CallCache
+from longcepo.nodes.tokens import count_tokens
+from longcepo.prompts.reminders import REMINDERS
+from longcepo.state import Context
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -12,16 +12,15 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-
-from nodes import llm
-from nodes import store as chunk_store
-from nodes.budget import fit_map, template_tokens
-from nodes.progress import emit
-from nodes.protocols import NO_INFO, parse_finding, salvage_answer
-from nodes.render import history_text, summaries_text, summary_line
-from nodes.setup import pass_info
-from prompts import render as fmt
-from state import ChunkTask, Context, EngineState, Finding
+from longcepo.nodes import llm
+from longcepo.nodes import store as chunk_store
+from longcepo.nodes.budget import fit_map, template_tokens
+from longcepo.nodes.progress import emit
+from longcepo.nodes.protocols import NO_INFO, parse_finding, salvage_answer
+from longcepo.nodes.render import history_text, summaries_text, summary_line
+from longcepo.nodes.setup import pass_info
+from longcepo.prompts import render as fmt
+from longcepo.state import ChunkTask, Context, EngineState, Finding, ProgressEvent
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +80,7 @@ async def map_chunk(task: ChunkTask, runtime: Runtime[Context]) -> dict[str, Any
                                    answer=answer, confidence=0.0))
     elif parsed != NO_INFO:
         results.append(parsed)  # type: ignore[arg-type]
-    emit(runtime, "map_done", chunk=gid, relevant=bool(results))
+    emit(runtime, ProgressEvent.MAP_DONE, chunk=gid, relevant=bool(results))
     return {"map_results": results, "usage": delta}
 
 
@@ -100,7 +99,7 @@ def collect_map(state: EngineState, runtime: Runtime[Context]) -> dict[str, Any]
             f"map (pass {state['pass_index']}): dropped {counts.get('dropped_summaries', 0)} "
             f"neighbour summaries and {counts.get('dropped_history', 0)} QA pairs to fit the window"
         )
-    emit(runtime, "mapped", relevant=len(findings),
+    emit(runtime, ProgressEvent.MAPPED, relevant=len(findings),
          chunks=chunk_store.total_chunks(state["documents"]))
     limit = math.ceil(math.log2(len(findings))) if len(findings) > 1 else 0
     return {"findings": findings, "collapse_round": 0, "collapse_limit": limit,

@@ -6,10 +6,9 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
-
-from nodes import llm
-from nodes.protocols import parse_question
-from state import Context, LongCePOState
+from longcepo.nodes import llm
+from longcepo.nodes.protocols import parse_question
+from longcepo.state import Context, LongCePOState
 
 
 async def normalize(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, Any]:

@@ -6,10 +6,9 @@ import logging
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
-
-from nodes import store as chunk_store
-from nodes.progress import emit
-from state import Context, LongCePOState, QAPair
+from longcepo.nodes import store as chunk_store
+from longcepo.nodes.progress import emit
+from longcepo.state import Context, LongCePOState, ProgressEvent, QAPair
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +18,7 @@ def next_pass(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, Any]
     index = state["pass_index"] + 1
     subs = state["sub_questions"]
     question = subs[index] if index < len(subs) else state["query"]
-    emit(runtime, "pass_start", index=index, passes=len(subs) + 1, question=question,
+    emit(runtime, ProgressEvent.PASS_START, index=index, passes=len(subs) + 1, question=question,
          final=index >= len(subs))
     return {"pass_index": index, "question": question}
 
@@ -27,8 +26,8 @@ def next_pass(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, Any]
 def record_answer(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Append a sub-question's answer to the QA history that conditions later passes."""
     index, subs = state["pass_index"], state["sub_questions"]
-    emit(runtime, "pass_done", index=index, passes=len(subs) + 1, question=state["question"],
-         answer=state["answer"], final=index >= len(subs))
+    emit(runtime, ProgressEvent.PASS_DONE, index=index, passes=len(subs) + 1,
+         question=state["question"], answer=state["answer"], final=index >= len(subs))
     if index >= len(subs):
         return {}
     pair = QAPair(question=state["question"], answer=state["answer"])

@@ -7,11 +7,10 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
-
-from nodes import llm
-from nodes.progress import emit
-from nodes.protocols import parse_sub_questions
-from state import Context, LongCePOState
+from longcepo.nodes import llm
+from longcepo.nodes.progress import emit
+from longcepo.nodes.protocols import parse_sub_questions
+from longcepo.state import Context, LongCePOState, ProgressEvent
 
 
 async def plan(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -31,5 +30,5 @@ async def plan(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, Any
             f"plan: no <SUB-QUESTIONS> list after {ctx.max_format_retries} re-asks; "
             "the normalized query is the only sub-question"
         )
-    emit(runtime, "plan", sub_questions=subs)
+    emit(runtime, ProgressEvent.PLAN, sub_questions=subs)
     return {"sub_questions": subs, "usage": usage.as_state(), "notes": notes}

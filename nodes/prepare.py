@@ -10,13 +10,12 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
-
-from nodes import store as chunk_store
-from nodes.budget import check_question, validate_context
-from nodes.errors import InputError
-from nodes.ingest import ingest, known_documents, split_request
-from nodes.progress import emit
-from state import Context, LongCePOState
+from longcepo.nodes import store as chunk_store
+from longcepo.nodes.budget import check_question, validate_context
+from longcepo.nodes.errors import InputError
+from longcepo.nodes.ingest import ingest, known_documents, split_request
+from longcepo.nodes.progress import emit
+from longcepo.state import Context, LongCePOState, ProgressEvent
 
 
 async def prepare(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -37,7 +36,7 @@ async def prepare(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, 
     else:
         documents = await ingest(store, ctx, context)
     n_chunks = chunk_store.total_chunks(documents)
-    emit(runtime, "ingested", documents=len(documents), chunks=n_chunks)
+    emit(runtime, ProgressEvent.INGESTED, documents=len(documents), chunks=n_chunks)
     cleared: dict[str, Any] = {"context": ""}
     if state.get("message"):
         cleared["message"] = ""

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph.runtime import Runtime
+from longcepo.state import ProgressEvent
 
 
-def emit(runtime: Runtime[Any], event: str, **fields: Any) -> None:
+def emit(runtime: Runtime[Any], event: ProgressEvent, **fields: Any) -> None:
     """Write `{"event": event, ...}` to the custom stream; a no-op when nobody listens."""
     writer = getattr(runtime, "stream_writer", None)
     if writer is not None:

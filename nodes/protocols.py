@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from prompts.map_chunk import NO_INFORMATION
-from state import Finding
+from longcepo.prompts.map_chunk import NO_INFORMATION
+from longcepo.state import Finding
 
 NoInformation = Literal["NO_INFORMATION"]
 NO_INFO: NoInformation = "NO_INFORMATION"
 
-_FIELD_NAMES = ("extracted information", "rationale", "answer", "confidence score")
 _FIELD = re.compile(
     r"^[\s>#*_`-]*(extracted information|rationale|final answer|answer|confidence(?: score)?)"
     r"[\s*_`]*:[\s*_`]*",

@@ -7,14 +7,20 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-
-from nodes import llm
-from nodes import store as chunk_store
-from nodes.budget import fit_history
-from nodes.progress import emit
-from nodes.protocols import is_no_information, parse_answer, salvage_answer
-from nodes.render import findings_text, history_text
-from state import Context, DocumentEntry, EngineState, Finding, SupportingChunk
+from longcepo.nodes import llm
+from longcepo.nodes import store as chunk_store
+from longcepo.nodes.budget import fit_history
+from longcepo.nodes.progress import emit
+from longcepo.nodes.protocols import is_no_information, parse_answer, salvage_answer
+from longcepo.nodes.render import findings_text, history_text
+from longcepo.state import (
+    Context,
+    DocumentEntry,
+    EngineState,
+    Finding,
+    ProgressEvent,
+    SupportingChunk,
+)
 
 NO_INFORMATION_ANSWER = "No information"
 
@@ -46,7 +52,8 @@ async def reduce(state: EngineState, runtime: Runtime[Context]) -> dict[str, Any
     findings, question = state["findings"], state["question"]
     history = fit_history(ctx, "reduce", question, state["qa_history"])
     if not findings and not history:
-        emit(runtime, "answer", pass_index=state["pass_index"], answer=NO_INFORMATION_ANSWER)
+        emit(runtime, ProgressEvent.ANSWER, pass_index=state["pass_index"],
+             answer=NO_INFORMATION_ANSWER)
         return {"answer": NO_INFORMATION_ANSWER, "supporting_chunks": []}
     prompt = ctx.reduce_prompt.format(findings=findings_text(findings),
                                       qa_history=history_text(history), question=question)
@@ -67,6 +74,6 @@ async def reduce(state: EngineState, runtime: Runtime[Context]) -> dict[str, Any
                      f"{ctx.max_format_retries} re-asks; {how}")
     support = [] if is_no_information(answer) else await supporting(
         store, state["documents"], findings, state["pass_index"])
-    emit(runtime, "answer", pass_index=state["pass_index"], answer=answer)
+    emit(runtime, ProgressEvent.ANSWER, pass_index=state["pass_index"], answer=answer)
     return {"answer": answer, "supporting_chunks": support, "usage": usage.as_state(),
             "notes": notes}

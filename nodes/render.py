@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prompts import render as fmt
-from state import Finding, QAPair
+from longcepo.prompts import render as fmt
+from longcepo.state import Finding, QAPair
 
 
 def history_text(history: Sequence[QAPair]) -> str:

@@ -13,12 +13,11 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 from langgraph.types import Send
-
-from nodes import store as chunk_store
-from nodes.budget import validate_context
-from nodes.errors import InputError
-from nodes.ingest import ingest
-from state import ChunkTask, Context, EngineState
+from longcepo.nodes import store as chunk_store
+from longcepo.nodes.budget import validate_context
+from longcepo.nodes.errors import InputError
+from longcepo.nodes.ingest import ingest
+from longcepo.state import ChunkTask, Context, EngineState
 
 _PASS_CACHE: OrderedDict[tuple[int, str, int], dict[str, Any]] = OrderedDict()
 

@@ -17,8 +17,7 @@ from typing import Any, cast
 from langgraph.store.base import BaseStore, GetOp, Item, PutOp
 from langgraph.store.base.batch import AsyncBatchedBaseStore
 from langgraph.store.memory import InMemoryStore
-
-from state import DocumentEntry
+from longcepo.state import DocumentEntry
 
 log = logging.getLogger(__name__)
 ROOT = "longcepo"

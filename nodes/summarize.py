@@ -10,12 +10,11 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-
-from nodes import llm
-from nodes import store as chunk_store
-from nodes.progress import emit
-from nodes.setup import pass_info
-from state import ChunkTask, Context
+from longcepo.nodes import llm
+from longcepo.nodes import store as chunk_store
+from longcepo.nodes.progress import emit
+from longcepo.nodes.setup import pass_info
+from longcepo.state import ChunkTask, Context, ProgressEvent
 
 
 def _nonempty(text: str) -> str | None:
@@ -44,5 +43,5 @@ async def summarize_chunk(task: ChunkTask, runtime: Runtime[Context]) -> dict[st
         summary = " ".join(chunk["text"].split()[:40])
         notes.append("summary: an empty summary was replaced by the chunk's first words")
     await chunk_store.save_summary(store, task["run_key"], info["scope"], task["chunk"], summary)
-    emit(runtime, "summary_done", chunk=task["chunk"])
+    emit(runtime, ProgressEvent.SUMMARY_DONE, chunk=task["chunk"])
     return {"usage": usage.as_state(), "notes": notes}

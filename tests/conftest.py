@@ -10,7 +10,7 @@ os.environ["LANGSMITH_TRACING"] = "false"
 os.environ["LANGCHAIN_TRACING_V2"] = "false"
 os.environ.pop("OPENAI_API_KEY", None)
 
-from state import Context  # noqa: E402
+from longcepo.state import Context  # noqa: E402
 
 pytest_plugins = ["llm_double.pytest_plugin"]
 

@@ -14,8 +14,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-
-from nodes.tokens import count_tokens
+from longcepo.nodes.tokens import count_tokens
 
 Responder = Callable[[str, list[BaseMessage], dict[str, Any]], str]
 

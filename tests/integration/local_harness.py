@@ -16,8 +16,8 @@ from typing import Any
 
 import psutil
 import pytest
+from longcepo.local import model as local_model
 
-from graph import local_model
 from tests.integration.recording_proxy import RecordingProxy
 
 REPO = Path(__file__).resolve().parents[2]

@@ -68,7 +68,7 @@ def start_serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
     log_path = tmp_path / f"serve-{uuid.uuid4().hex[:6]}.log"
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "graph.cli", "serve", "--port", "0", *args],
+            [sys.executable, "-m", "longcepo", "serve", "--port", "0", *args],
             cwd=REPO, env=env or child_env(), stdout=subprocess.PIPE, stderr=log_file,
             text=True)
     assert process.stdout is not None

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+from longcepo.cli import main as cli
+from longcepo.local.server import free_port
 
-from graph import cli
-from graph.local_server import free_port
 from llm_double.corpus import needle_task
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ def test_ctrl_c_prints_the_thread_and_a_resume_command_that_finishes(needle, tmp
     path, task = needle
     env = {**os.environ, "PYTHONPATH": str(REPO), "LANGSMITH_TRACING": "false"}
     with start_double_process("--latency", "0.2") as double:
-        command = [sys.executable, "-m", "graph.cli", "ask", "--context-file", str(path),
+        command = [sys.executable, "-m", "longcepo", "ask", "--context-file", str(path),
                    "--query", task.question, "--state-dir", str(tmp_path), "--thread-id", "T9",
                    "--base-url", double.base_url, "--api-key", "k", *SMALL]
         proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
@@ -133,7 +133,7 @@ def test_ctrl_c_prints_the_thread_and_a_resume_command_that_finishes(needle, tmp
         double.configure(latency=0.0)
         before = double.stats()["requests"]
         argv = shlex.split(resume)[1:] + ["--api-key", "k"]
-        done = subprocess.run([sys.executable, "-m", "graph.cli", *argv], cwd=REPO, env=env,
+        done = subprocess.run([sys.executable, "-m", "longcepo", *argv], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == task.gold

@@ -35,7 +35,7 @@ def test_langgraph_dockerfile_serves_both_graphs_from_our_package(tmp_path):
 
 
 def test_the_exported_graphs_leave_persistence_to_the_platform():
-    studio = importlib.import_module("graph.studio")
+    studio = importlib.import_module("longcepo.graph.studio")
     for name in ("graph", "engine"):
         compiled = getattr(studio, name)
         assert compiled.checkpointer is None and compiled.store is None

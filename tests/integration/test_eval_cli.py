@@ -3,8 +3,8 @@
 import json
 
 import pytest
+from longcepo.cli import main as cli
 
-from graph import cli
 from tests.eval_data import mc_rows, multihop_rows, write_jsonl_gz
 
 SMALL = ["--api-key", "k", "--chunk-size", "300", "--window", "1400",

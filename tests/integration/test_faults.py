@@ -21,12 +21,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from longcepo.graph import graph
+from longcepo.nodes.errors import LLMCallError
+from longcepo.state import Context
 
-from graph import graph
 from llm_double.corpus import SyntheticDocument, chain_task, needle_task
 from llm_double.process import DoubleProcess, start_double_process
-from nodes.errors import LLMCallError
-from state import Context
 
 RUNS = 20
 MAX_RETRIES = 12

@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from longcepo.graph import graph
+from longcepo.nodes.budget import validate_context
+from longcepo.nodes.chunking import chunk_spans
+from longcepo.nodes.tokens import get_encoding
+from longcepo.state import Context
 
-from graph import graph
 from llm_double import LLMDouble
 from llm_double.corpus import SyntheticDocument, chain_task, needle_task, split_task
-from nodes.budget import validate_context
-from nodes.chunking import chunk_spans
-from nodes.tokens import get_encoding
-from state import Context
 
 DOC_ID = "essays.txt"
 

@@ -6,9 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from langchain_core.messages import HumanMessage
-
-from nodes import llm
-from state import Context
+from longcepo.nodes import llm
+from longcepo.state import Context
 
 
 @pytest.fixture

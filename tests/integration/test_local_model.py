@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from longcepo.cli import main as cli
 
-from graph import cli
 from tests.integration.local_harness import (
     DEMO_ARGS,
     EXAMPLE,
@@ -104,7 +104,7 @@ def test_same_request_repeats_exactly(tmp_path, capsys):
 def _start_cli(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
     """Start the CLI with the local model; return it once its server is up, with the pid."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "LANGSMITH_TRACING": "false"}
-    command = [sys.executable, "-m", "graph.cli", "ask", "--model", "local",
+    command = [sys.executable, "-m", "longcepo", "ask", "--model", "local",
                "--context-file", str(EXAMPLE), "--query", QUESTION, *DEMO_ARGS,
                "--state-dir", str(tmp_path), "--thread-id", "LOCAL1", *extra]
     proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from longcepo.local.server import LocalServer, LocalServerError, free_port
 
-from graph.local_server import LocalServer, LocalServerError, free_port
 from tests.integration.local_harness import gone
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,7 +84,7 @@ def test_the_server_dies_with_an_owner_killed_by_sigkill(tmp_path):
         import sys, time
         sys.path.insert(0, {str(REPO)!r})
         from tests.integration.test_local_server import double_server
-        from graph.local_server import free_port
+        from longcepo.local.server import free_port
         server = double_server(free_port()).start()
         print(server.pid, flush=True)
         time.sleep(120)

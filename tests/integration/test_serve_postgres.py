@@ -88,7 +88,7 @@ def test_a_run_killed_mid_map_resumes_on_another_replica(serve, postgres_uri):
 
 def test_an_unreachable_database_is_one_line_and_exit_2(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "graph.cli", "serve", "--port", "0",
+        [sys.executable, "-m", "longcepo", "serve", "--port", "0",
          "--base-url", "http://127.0.0.1:9/v1",
          "--postgres-uri", "postgresql://nobody:pw-SECRET@127.0.0.1:9/none"],
         cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=60)

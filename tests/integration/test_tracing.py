@@ -48,7 +48,7 @@ def ask(double, document, tmp_path, endpoint: str | None, args=ARGS, question=QU
                    LANGSMITH_API_KEY="ls-capture-key")
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "graph.cli", "ask", "--context-file", str(document), "--query",
+        [sys.executable, "-m", "longcepo", "ask", "--context-file", str(document), "--query",
          question, "--base-url", double.base_url, "--state-dir", str(tmp_path / "state"), "-q",
          *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     answer = process.stdout.readline()

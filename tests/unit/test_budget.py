@@ -1,11 +1,10 @@
 import dataclasses
 
 import pytest
-
-from nodes.budget import fit_map, template_tokens, tokens, validate_context
-from nodes.errors import ConfigError
-from nodes.map import neighbor_window
-from state import Context
+from longcepo.nodes.budget import fit_map, template_tokens, tokens, validate_context
+from longcepo.nodes.errors import ConfigError
+from longcepo.nodes.map import neighbor_window
+from longcepo.state import Context
 
 
 @pytest.mark.parametrize("n, local, before, after", [

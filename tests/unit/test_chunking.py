@@ -1,7 +1,6 @@
 import pytest
-
-from nodes.chunking import chunk_spans
-from nodes.tokens import count_tokens, get_encoding
+from longcepo.nodes.chunking import chunk_spans
+from longcepo.nodes.tokens import count_tokens, get_encoding
 
 ENC = get_encoding("cl100k_base")
 

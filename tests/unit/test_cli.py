@@ -3,9 +3,9 @@
 import json
 
 import pytest
+from longcepo.cli import main as cli
+from longcepo.nodes.llm import override_chat_model
 
-from graph import cli
-from nodes.llm import override_chat_model
 from tests.fakes import make_model
 from tests.unit.scripted import document, reader
 
@@ -136,7 +136,7 @@ def test_resume_alone_reuses_the_options_the_run_started_with(doc, tmp_path, cap
 
 
 def test_options_given_on_resume_win_over_the_saved_ones(doc, tmp_path, capsys):
-    from graph import cli_saved_options
+    from longcepo.cli import saved_options as cli_saved_options
 
     state = tmp_path / "s"
     with override_chat_model(make_model(reader)):

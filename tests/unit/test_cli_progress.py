@@ -6,10 +6,9 @@ import argparse
 import io
 
 import pytest
-
-from graph import cli_progress
-from graph.cli_common import resume_command
-from graph.cli_progress import Progress, clock
+from longcepo.cli import progress as cli_progress
+from longcepo.cli.common import resume_command
+from longcepo.cli.progress import Progress, clock
 
 
 class Clock:

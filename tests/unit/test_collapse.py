@@ -2,8 +2,7 @@ import math
 import random
 
 import pytest
-
-from nodes.collapse import _apply_merges, choose_pairs
+from longcepo.nodes.collapse import _apply_merges, choose_pairs
 
 
 def simulate(sizes, budget, merged_size, max_size=300):

@@ -2,9 +2,8 @@
 
 import httpx
 import openai
-
-from nodes.llm import describe_failure
-from state import Context
+from longcepo.nodes.llm import describe_failure
+from longcepo.state import Context
 
 
 def status_error(cls, code, message):

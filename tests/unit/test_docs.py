@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from graph.config_table import context_table
+from longcepo.runtime.config_table import context_table
 
 ROOT = Path(__file__).resolve().parents[2]
 

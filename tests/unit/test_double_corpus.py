@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from llm_double import corpus, grammar
-from llm_double.reader import reply
-from nodes.tokens import count_tokens
-from prompts import map_chunk, normalize, reduce, summary
-from prompts.render import (
+from longcepo.nodes.tokens import count_tokens
+from longcepo.prompts import map_chunk, normalize, reduce, summary
+from longcepo.prompts.render import (
     FINDING_BODY,
     FINDING_HEADER,
     NO_EARLIER_QUESTIONS,
@@ -20,6 +17,9 @@ from prompts.render import (
     QA_PAIR,
     SUMMARY_LINE,
 )
+
+from llm_double import corpus, grammar
+from llm_double.reader import reply
 
 
 def greedy_chunks(text: str, size: int) -> list[str]:
@@ -103,7 +103,7 @@ def run_pipeline(
 
 
 def _plan(question: str) -> list[str]:
-    from prompts import plan as plan_prompt
+    from longcepo.prompts import plan as plan_prompt
 
     out = ask(plan_prompt.TEMPLATE.format(question=question, max_sub_questions=5))
     inner = out.split(plan_prompt.OPEN_TAG)[1].split(plan_prompt.CLOSE_TAG)[0]

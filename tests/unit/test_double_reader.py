@@ -5,12 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from llm_double import grammar
-from llm_double.reader import detect_stage, parse_findings, read, reply
-from prompts import collapse, map_chunk, normalize, plan, reduce, summary
-from prompts.reminders import REMINDERS
-from prompts.render import (
+from longcepo.prompts import collapse, map_chunk, normalize, plan, reduce, summary
+from longcepo.prompts.reminders import REMINDERS
+from longcepo.prompts.render import (
     FINDING_BODY,
     FINDING_HEADER,
     NO_EARLIER_QUESTIONS,
@@ -20,7 +17,10 @@ from prompts.render import (
     QA_PAIR,
     SUMMARY_LINE,
 )
-from prompts.system import QA_SYSTEM
+from longcepo.prompts.system import QA_SYSTEM
+
+from llm_double import grammar
+from llm_double.reader import detect_stage, parse_findings, read, reply
 
 FILLER = "Startups are hard. Most of them fail because the founders give up too early."
 HOP1 = grammar.fact_sentence("mentor", "Ilvana Varga", "Osvin Pellam")

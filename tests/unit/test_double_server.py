@@ -13,14 +13,14 @@ import httpx
 import openai
 import pytest
 from langchain_openai import ChatOpenAI
+from longcepo.nodes.tokens import count_tokens
+from longcepo.prompts import map_chunk, plan
+from longcepo.prompts.render import NO_EARLIER_QUESTIONS, NO_SUMMARIES_AFTER, NO_SUMMARIES_BEFORE
+from longcepo.prompts.system import QA_SYSTEM
 
 from llm_double import DoubleConfig, LLMDouble
 from llm_double.__main__ import config_from_args, parse_args
 from llm_double.process import DoubleProcess, start_double_process
-from nodes.tokens import count_tokens
-from prompts import map_chunk, plan
-from prompts.render import NO_EARLIER_QUESTIONS, NO_SUMMARIES_AFTER, NO_SUMMARIES_BEFORE
-from prompts.system import QA_SYSTEM
 
 FACT = "The mentor of Ilvana Varga is Osvin Pellam."
 QUESTION = "What is the mentor of Ilvana Varga?"

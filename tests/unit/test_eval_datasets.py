@@ -5,11 +5,11 @@ import json
 from pathlib import Path
 
 import pytest
+from longcepo.evaluation.datasets import load_dataset
+from longcepo.evaluation.trim import split_passages, trim_item, truncate_middle
+from longcepo.nodes.errors import InputError
+from longcepo.nodes.tokens import count_tokens
 
-from evaluation.datasets import load_dataset
-from evaluation.trim import split_passages, trim_item, truncate_middle
-from nodes.errors import InputError
-from nodes.tokens import count_tokens
 from tests.eval_data import mc_rows, multihop_rows, write_jsonl_gz
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -3,15 +3,15 @@
 import json
 
 import pytest
+from longcepo.cli import main as cli
+from longcepo.evaluation.datasets import Item
+from longcepo.evaluation.judge import judge, judge_context, parse_verdict
+from longcepo.evaluation.results import ResultStore
+from longcepo.evaluation.runner import Variant, evaluate, pinned_settings, plan_jobs, write_summary
+from longcepo.nodes.errors import ConfigError
+from longcepo.nodes.llm import override_chat_model
+from longcepo.runtime.prompt_file import load_prompt_file, write_prompt_file
 
-from evaluation.datasets import Item
-from evaluation.judge import judge, judge_context, parse_verdict
-from evaluation.results import ResultStore
-from evaluation.runner import Variant, evaluate, pinned_settings, plan_jobs, write_summary
-from graph import cli
-from graph.prompt_file import load_prompt_file, write_prompt_file
-from nodes.errors import ConfigError
-from nodes.llm import override_chat_model
 from tests.fakes import make_model
 from tests.unit.scripted import document, reader
 
@@ -109,7 +109,7 @@ def test_a_bad_prompt_file_exits_2_before_any_call(tmp_path, capsys):
 
 
 def test_shared_options_reach_the_context():
-    from graph.cli_common import context_from_args
+    from longcepo.cli.common import context_from_args
     parser, commands = cli.build_parser()
     args = parser.parse_args(["eval", "--dataset", "x", "--strategy", "all", *BASE,
                               "--format-retries", "0", "--summary-tokens", "64"])

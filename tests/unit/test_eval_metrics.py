@@ -1,8 +1,7 @@
 """Scores follow the LongBench v1 conventions; aggregation over runs as in the method's tables."""
 
 import pytest
-
-from evaluation.metrics import (
+from longcepo.evaluation.metrics import (
     choice_letter,
     exact_match,
     majority,

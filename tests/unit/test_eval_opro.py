@@ -8,15 +8,22 @@ import json
 import re
 
 import pytest
+from longcepo.cli import main as cli
+from longcepo.evaluation.datasets import Item
+from longcepo.evaluation.opro import (
+    Scorer,
+    Search,
+    meta_prompt,
+    optimize,
+    parse_proposal,
+    split_items,
+)
+from longcepo.evaluation.prompts import OPTIMIZER_REMINDER
+from longcepo.nodes.errors import ConfigError, InputError
+from longcepo.nodes.llm import override_chat_model
+from longcepo.runtime.prompt_file import load_prompt_file
+from longcepo.state import Context
 
-from evaluation.datasets import Item
-from evaluation.opro import Scorer, Search, meta_prompt, optimize, parse_proposal, split_items
-from evaluation.prompts import OPTIMIZER_REMINDER
-from graph import cli
-from graph.prompt_file import load_prompt_file
-from nodes.errors import ConfigError, InputError
-from nodes.llm import override_chat_model
-from state import Context
 from tests.eval_data import write_jsonl_gz
 from tests.fakes import make_model
 
@@ -132,7 +139,7 @@ def test_template_fields_keep_their_placeholders(base):
     search = Search("reduce_prompt")
     meta = meta_prompt(search, "m", [], items(1))
     assert "{findings}, {qa_history}, {question}" in meta
-    from evaluation.opro import _usable
+    from longcepo.evaluation.opro import _usable
     assert _usable(search, "Answer {question}", []).startswith("reduce_prompt must use")
     assert _usable(search, base.reduce_prompt + " Be brief.", []) is None
     assert parse_proposal("x <PROMPT> new one ") == "new one"

@@ -1,8 +1,7 @@
 """Aggregation into summary rows: mean ± std over runs, majority vote, cost, failure counts."""
 
 import pytest
-
-from evaluation.summary import diagnose, markdown, summarize
+from longcepo.evaluation.summary import diagnose, markdown, summarize
 
 
 def rec(item, run, answer, f1, *, variant="longcepo", notes=(), usage=None, error=None, info=None):
@@ -58,8 +57,8 @@ def test_diagnostics_read_answers_notes_and_usage():
 
 
 def test_copies_of_prompt_text_are_counted():
-    from evaluation.summary import echoes_prompt
-    from prompts import normalize
+    from longcepo.evaluation.summary import echoes_prompt
+    from longcepo.prompts import normalize
     line = next(x for x in normalize.TEMPLATE.splitlines() if len(x.split()) > 8)
     assert echoes_prompt(line) and echoes_prompt(f"Sure. {line} Done.")
     assert not echoes_prompt("The capital of France is Paris, a city on the Seine.")

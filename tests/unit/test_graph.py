@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
+from longcepo.graph import build_graph, engine_graph, graph
+from longcepo.nodes.errors import ConfigError, InputError, LLMCallError
+from longcepo.nodes.llm import override_chat_model
 
-from graph import build_graph, engine_graph, graph
-from nodes.errors import ConfigError, InputError, LLMCallError
-from nodes.llm import override_chat_model
 from tests.fakes import make_model
 from tests.unit.scripted import document, reader
 

@@ -8,10 +8,10 @@ import openai
 import pytest
 from langchain_core.messages import HumanMessage
 from langgraph.store.memory import InMemoryStore
+from longcepo.nodes import llm
+from longcepo.nodes.errors import LLMCallError
+from longcepo.nodes.store import CallCache
 
-from nodes import llm
-from nodes.errors import LLMCallError
-from nodes.store import CallCache
 from tests.fakes import make_model
 
 REQ = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import struct
 
 import pytest
-
-from graph import local_model
-from graph.gguf import GGUFError, context_length, read_metadata
-from graph.local_model import LocalModel, LocalModelError, fit_budget, largest_chunk
-from nodes.budget import validate_context
-from state import Context
+from longcepo.local import model as local_model
+from longcepo.local.gguf import GGUFError, context_length, read_metadata
+from longcepo.local.model import LocalModel, LocalModelError, fit_budget, largest_chunk
+from longcepo.nodes.budget import validate_context
+from longcepo.state import Context
 
 
 def _string(text: str) -> bytes:

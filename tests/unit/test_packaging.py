@@ -1,4 +1,4 @@
-"""The wheel ships exactly the product, and imports point one way."""
+"""The wheel ships exactly the `longcepo` package, and imports between its rooms point one way."""
 
 import ast
 import subprocess
@@ -7,71 +7,133 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = {"prompts": 0, "state": 1, "nodes": 2, "graph": 3, "evaluation": 4, "cli": 5}
-PACKAGES = ("prompts", "nodes", "graph", "evaluation")
+
+# Each room may import only the rooms named here (and itself). The package root
+# (`__init__.py`, `__main__.py`) loads names lazily and is checked as the "cli" room.
+ALLOWED = {
+    "prompts": set(),
+    "state": {"prompts"},
+    "nodes": {"prompts", "state"},
+    "graph": {"prompts", "state", "nodes"},
+    "documents": {"state", "nodes"},
+    "runtime": {"prompts", "state", "nodes", "graph", "documents"},
+    "local": {"state", "nodes", "runtime"},
+    "evaluation": {"prompts", "state", "nodes", "graph", "runtime"},
+    "server": {"prompts", "state", "nodes", "graph", "documents", "runtime"},
+    "cli": {"prompts", "state", "nodes", "graph", "documents", "runtime", "local", "evaluation",
+            "server"},
+}
+ROOMS = tuple(r for r in ALLOWED if r != "state")
 
 
-def test_wheel_holds_the_packages_and_no_tests(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path), str(ROOT)], check=True)
-    (wheel,) = tmp_path.glob("longcepo-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
-    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
-    assert tops == {"state.py", "graph", "nodes", "prompts", "evaluation"}
-    assert "graph/main.py" in names and "nodes/map.py" in names and "prompts/map_chunk.py" in names
-    assert "evaluation/runner.py" in names and "graph/cli_eval.py" in names
-    assert not any(n.startswith("tests/") for n in names)
-    meta = next(n for n in names if n.endswith("METADATA"))
-    text = zipfile.ZipFile(wheel).read(meta).decode()
-    assert "Name: longcepo" in text
-    assert "Requires-Dist: pytest" not in text.replace("extra ==", "")  or "extra == \"dev\"" in text
-
-
-def _layer(path: Path) -> str:
-    """The command line sits on top: `graph/cli*.py` may import the evaluation harness."""
-    if path.name == "state.py":
+def _room(path: Path, root: Path) -> str:
+    rel = path.relative_to(root)
+    if rel.name == "state.py":
         return "state"
-    if path.parent.name == "graph" and path.name.startswith("cli"):
-        return "cli"
-    return path.parent.name
+    return rel.parts[0] if len(rel.parts) > 1 else "cli"
 
 
-def _module_layer(module: str) -> str | None:
-    top, _, rest = module.partition(".")
-    if top == "graph" and rest.startswith("cli"):
-        return "cli"
-    return top if top in LAYERS else None
-
-
-def _imported_modules(path: Path) -> set[str]:
+def _imported_rooms(path: Path) -> set[tuple[str, str]]:
+    """(module, room) for every `longcepo.<room>` import, at any depth in the file."""
     out = set()
     for node in ast.walk(ast.parse(path.read_text())):
+        names: list[str] = []
         if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names}
+            names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            out.add(node.module)
-            out |= {f"{node.module}.{a.name}" for a in node.names if node.module == "graph"}
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names
+                                     if node.module == "longcepo"]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "longcepo" and len(parts) > 1 and parts[1] in ALLOWED:
+                out.add((name, parts[1]))
     return out
 
 
-def test_imports_point_one_way_prompts_state_nodes_graph_evaluation_cli():
-    files = [ROOT / "state.py", *(p for pkg in PACKAGES for p in ROOT.glob(f"{pkg}/*.py"))]
-    seen = set()
+def _package_files() -> list[Path]:
+    return [ROOT / "state.py", ROOT / "__init__.py", ROOT / "__main__.py",
+            *(p for room in ROOMS for p in sorted(ROOT.glob(f"{room}/*.py")))]
+
+
+def layering_violations(files: list[Path], root: Path = ROOT
+                        ) -> tuple[list[str], set[tuple[str, str]]]:
+    """Imports that break `ALLOWED`, and every (room, imported room) edge seen."""
+    bad, seen = [], set()
     for path in files:
-        layer = _layer(path)
-        for module in _imported_modules(path):
-            dep = _module_layer(module)
-            if dep is None:
+        room = _room(path, root)
+        for module, dep in _imported_rooms(path):
+            if dep == room:
                 continue
-            seen.add((layer, dep))
-            assert LAYERS[dep] <= LAYERS[layer], f"{path.relative_to(ROOT)} imports {module}"
+            seen.add((room, dep))
+            if dep not in ALLOWED[room]:
+                bad.append(f"{path.relative_to(root)} ({room}) imports {module}")
+    return bad, seen
+
+
+def test_wheel_holds_exactly_the_longcepo_package(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path), str(ROOT)], check=True)
+    (wheel,) = tmp_path.glob("longcepo-*.whl")
+    archive = zipfile.ZipFile(wheel)
+    names = archive.namelist()
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"longcepo"}
+    rooms = {n.split("/")[1] for n in names if n.startswith("longcepo/") and n.count("/") > 1}
+    assert rooms == {"prompts", "nodes", "graph", "documents", "runtime", "local",
+                     "evaluation", "server", "cli"}
+    for module in ("state.py", "__init__.py", "graph/main.py", "nodes/map.py",
+                   "prompts/map_chunk.py", "cli/ask.py", "server/app.py", "local/model.py",
+                   "documents/files.py", "evaluation/runner.py"):
+        assert f"longcepo/{module}" in names
+    assert not any("/tests/" in n or "llm_double" in n or "/bench/" in n for n in names)
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    meta = archive.read(next(n for n in names if n.endswith("METADATA"))).decode()
+    assert "Name: longcepo" in meta
+    requires = [line for line in meta.splitlines() if line.startswith("Requires-Dist:")]
+    runtime = [r for r in requires if "extra ==" not in r]
+    assert runtime and not any("pytest" in r for r in runtime)
+    assert not any("==" in r for r in runtime), "runtime dependencies are ranges, not pins"
+    entry = archive.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "longcepo = longcepo.cli.main:main" in entry
+
+
+def test_imports_point_one_way_between_rooms():
+    bad, seen = layering_violations(_package_files())
+    assert not bad, "\n".join(bad)
     # the check sees the edges it is about, so it cannot pass by finding nothing
-    assert {("evaluation", "graph"), ("cli", "evaluation"), ("graph", "nodes")} <= seen
+    assert {("evaluation", "graph"), ("cli", "evaluation"), ("graph", "nodes"),
+            ("server", "runtime"), ("cli", "local"), ("nodes", "state")} <= seen
+
+
+def test_the_layering_check_catches_a_backward_import(tmp_path):
+    (tmp_path / "nodes").mkdir()
+    planted = tmp_path / "nodes" / "x.py"
+    planted.write_text("from longcepo.cli.main import main\nimport longcepo.server.app\n"
+                       "from longcepo.state import Context\n")
+    bad, seen = layering_violations([planted], root=tmp_path)
+    assert sorted(bad) == ["nodes/x.py (nodes) imports longcepo.cli.main",
+                           "nodes/x.py (nodes) imports longcepo.server.app"]
+    assert seen == {("nodes", "cli"), ("nodes", "server"), ("nodes", "state")}
+
+
+def test_no_bare_top_level_imports_of_the_rooms():
+    """Everything imports `longcepo.<room>`; a bare `import graph` would load a second copy."""
+    files = [*_package_files(), *ROOT.glob("tests/**/*.py"), *ROOT.glob("bench/*.py"),
+             *ROOT.glob("llm_double/*.py")]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                top = node.module.split(".")[0]
+            elif isinstance(node, ast.Import):
+                top = node.names[0].name.split(".")[0]
+            else:
+                continue
+            assert top not in {*ALLOWED, "evaluation"}, f"{path.relative_to(ROOT)}: {top}"
 
 
 def test_no_print_in_library_code():
-    for path in [ROOT / "state.py", *(p for pkg in PACKAGES for p in ROOT.glob(f"{pkg}/*.py"))]:
-        if path.name.startswith("cli"):
+    for path in _package_files():
+        if _room(path, ROOT) == "cli":
             continue
         calls = [n for n in ast.walk(ast.parse(path.read_text()))
                  if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "print"]

@@ -3,8 +3,9 @@
 import collections
 from pathlib import Path
 
-from graph import api
-from nodes.llm import override_chat_model
+from longcepo.nodes.llm import override_chat_model
+from longcepo.runtime import api
+
 from tests.fakes import make_model
 from tests.unit.scripted import document, reader
 
@@ -45,8 +46,7 @@ async def test_resume_through_the_api_repeats_no_finished_call(tmp_path, ctx):
                 "max_output_tokens_summary": 60, "max_retries": 0}
     model = make_model(responder)
     import pytest
-
-    from nodes.errors import LLMCallError
+    from longcepo.nodes.errors import LLMCallError
     with override_chat_model(model), pytest.raises(LLMCallError, match="did not answer"):
         await api.ask(text, "What is the code of Beta?", thread_id="th", state_dir=tmp_path,
                       **settings)
@@ -65,8 +65,7 @@ async def test_resume_through_the_api_repeats_no_finished_call(tmp_path, ctx):
 
 async def test_finished_run_leaves_only_shared_chunks_in_the_store(ctx):
     from langgraph.store.memory import InMemoryStore
-
-    from graph import build_graph
+    from longcepo.graph import build_graph
 
     store = InMemoryStore()
     g = build_graph(store=store)

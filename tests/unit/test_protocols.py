@@ -1,6 +1,5 @@
 import pytest
-
-from nodes.protocols import (
+from longcepo.nodes.protocols import (
     NO_INFO,
     is_no_information,
     parse_answer,

@@ -8,15 +8,15 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 from langgraph.types import Overwrite, Send
+from longcepo.graph.main import build_graph
+from longcepo.nodes.errors import ConfigError, InputError
+from longcepo.nodes.llm import override_chat_model
+from longcepo.runtime.runs import RunConflict, run_to_end
+from longcepo.server.guards import RunLimiter
+from longcepo.server.langserve_routes import GraphSerializer, is_run_path
+from longcepo.server.openai_wire import ChatRequest, Narrator, usage_of
+from longcepo.server.settings import ServerSettings, context_for
 
-from graph.guards import RunLimiter
-from graph.langserve_routes import GraphSerializer, is_run_path
-from graph.main import build_graph
-from graph.openai_wire import ChatRequest, Narrator, usage_of
-from graph.runs import RunConflict, run_to_end
-from graph.server_settings import ServerSettings, context_for
-from nodes.errors import ConfigError, InputError
-from nodes.llm import override_chat_model
 from tests.fakes import make_model
 from tests.unit.scripted import document, reader
 

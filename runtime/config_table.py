@@ -8,9 +8,7 @@ from __future__ import annotations
 import sys
 from dataclasses import MISSING, fields
 
-from state import Context
-
-ENV = {"model": "LONGCEPO_MODEL", "base_url": "OPENAI_BASE_URL", "api_key": "OPENAI_API_KEY"}
+from longcepo.state import Context
 
 
 def context_table() -> str:
@@ -19,9 +17,9 @@ def context_table() -> str:
     for f in fields(Context):
         if f.name.endswith("_prompt"):
             default = "built-in (`prompts/`)"
-        elif f.name in ENV:
-            fallback = f.default_factory() if f.default_factory is not MISSING else None
-            default = f"env `{ENV[f.name]}`" + (f", else `{fallback}`" if fallback else "")
+        elif f.metadata.get("env"):
+            fallback = f.metadata["env_fallback"]
+            default = f"env `{f.metadata['env']}`" + (f", else `{fallback}`" if fallback else "")
         elif f.default is not MISSING:
             default = f"`{f.default!r}`"
         else:

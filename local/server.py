@@ -24,14 +24,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from longcepo.local import LocalServerError
+
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 CACHE_BYTES = 768 << 20
 """KV states the server's prompt cache may keep: about 20 prompts of 2K tokens."""
-
-
-class LocalServerError(RuntimeError):
-    """The local server could not start; the message names the cause and the fix."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -7,7 +7,6 @@ the per-run call cache, so a run started on one process resumes on any other.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,13 +16,13 @@ import psycopg
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.postgres.aio import AsyncPostgresStore
+from longcepo.env import env
+from longcepo.graph.main import build_graph
+from longcepo.nodes.errors import ConfigError
+from longcepo.runtime.api import sqlite_graph
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
-
-from graph.api import sqlite_graph
-from graph.main import build_graph
-from nodes.errors import ConfigError
 
 log = logging.getLogger(__name__)
 POSTGRES_ENV = "LONGCEPO_POSTGRES_URI"
@@ -32,7 +31,7 @@ _SETUP_LOCK = 0x10C0E9  # advisory lock id: replicas starting together migrate o
 
 def postgres_uri_from_env() -> str | None:
     """The PostgreSQL URI from `LONGCEPO_POSTGRES_URI`, or None for SQLite."""
-    return os.environ.get(POSTGRES_ENV) or None
+    return env(POSTGRES_ENV)
 
 
 def describe_postgres(uri: str) -> str:

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from graph.cli_common import CliError
-from graph.local_model import LOCAL_MODEL_NAME, serve_local
+from longcepo.cli.common import CliError
+from longcepo.env import env
+from longcepo.local import LOCAL_MODEL_NAME
 
 
 def local_requested(args: argparse.Namespace) -> bool:
     """Whether this command uses the embedded model: `--model local`, or a `--model-path`."""
-    model = args.model or os.environ.get("LONGCEPO_MODEL")
+    model = args.model or env("LONGCEPO_MODEL")
     return bool(args.model_path) or model == LOCAL_MODEL_NAME
 
 
@@ -36,6 +36,8 @@ def local_endpoint(args: argparse.Namespace, texts: Iterable[str], say: Callable
     if args.base_url:
         raise CliError("--model local runs its own llama.cpp server; drop --base-url, or pass "
                        "--model with the name your endpoint serves")
+    from longcepo.local.model import serve_local
+
     with serve_local(args.model_path, texts, window=args.max_context_window,
                      chunk_size=args.chunk_size, max_output_tokens=args.max_output_tokens,
                      say=say) as local:

@@ -8,9 +8,8 @@ import ipaddress
 import logging
 import socket
 from pathlib import Path
-from typing import Any
 
-from graph.cli_common import (
+from longcepo.cli.common import (
     EXIT_BAD_INPUT,
     add_model_options,
     context_from_args,
@@ -18,10 +17,10 @@ from graph.cli_common import (
     non_negative_int,
     positive,
 )
-from graph.server_settings import SERVER_KEY_ENV, ServerSettings
-from nodes.errors import ConfigError
+from longcepo.local import LOCAL_MODEL_NAME
+from longcepo.nodes.errors import ConfigError
+from longcepo.server.settings import SERVER_KEY_ENV, ServerSettings
 
-NAME = "serve"
 EXAMPLES = """examples:
   longcepo serve --base-url http://127.0.0.1:8000/v1 --port 8080
   LONGCEPO_API_KEY=secret longcepo serve --host 0.0.0.0 --postgres-uri postgresql://...
@@ -31,10 +30,8 @@ EXAMPLES = """examples:
 """
 
 
-def register(sub: Any) -> argparse.ArgumentParser:
-    """Add the `serve` subcommand."""
-    serve = sub.add_parser(NAME, help="serve the graph over HTTP (LangServe and OpenAI routes)",
-                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(serve: argparse.ArgumentParser) -> None:
+    """The `serve` subcommand's options."""
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (127.0.0.1; anything else needs LONGCEPO_API_KEY)")
     serve.add_argument("--port", type=non_negative_int, default=8000,
@@ -56,7 +53,6 @@ def register(sub: Any) -> argparse.ArgumentParser:
                        help="largest request body in MiB; larger ones get 413 (32)")
     serve.add_argument("--log-level", default="info",
                        choices=["debug", "info", "warning", "error"], help="(info)")
-    return serve
 
 
 def _is_loopback(host: str) -> bool:
@@ -84,7 +80,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     """Server settings from the parsed options and the environment."""
-    from graph.persistence import postgres_uri_from_env
+    from longcepo.runtime.persistence import postgres_uri_from_env
 
     return ServerSettings(
         context=context_from_args(args), host=args.host, port=args.port,
@@ -98,12 +94,15 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
 def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run the server until interrupted."""
     import uvicorn
-
-    from graph.persistence import check_reachable
-    from graph.server import create_app
+    from longcepo.runtime.persistence import check_reachable
+    from longcepo.server.app import create_app
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.model_path or args.model == LOCAL_MODEL_NAME:
+        return fail(EXIT_BAD_INPUT, "serve does not run a local model; start llama.cpp's server "
+                    "(python -m llama_cpp.server --model FILE.gguf --port 8080) and pass "
+                    "--base-url http://127.0.0.1:8080/v1 --model NAME")
     try:
         settings = settings_from_args(args)
         if settings.postgres_uri:

@@ -14,6 +14,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from longcepo.env import env
+
 log = logging.getLogger(__name__)
 FLUSH_TIMEOUT_ENV = "LONGCEPO_TRACE_FLUSH_TIMEOUT"
 
@@ -28,7 +30,7 @@ def tracing_enabled() -> bool:
 def flush_timeout(default: float = 3.0) -> float:
     """Seconds the exit flush may take (env LONGCEPO_TRACE_FLUSH_TIMEOUT)."""
     try:
-        return max(0.0, float(os.environ.get(FLUSH_TIMEOUT_ENV) or default))
+        return max(0.0, float(env(FLUSH_TIMEOUT_ENV) or default))
     except ValueError:
         return default
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
+from longcepo.state import STAGES, ProgressEvent
 from pydantic import BaseModel, ConfigDict, Field
 
 MODEL_PREFIX = "longcepo-"
@@ -71,7 +72,7 @@ class ChatRequest(BaseModel):
         """The Context fields this request sets."""
         out: dict[str, Any] = {"model": self.base_model()}
         if self.temperature is not None:
-            for stage in ("normalize", "plan", "summary", "map", "collapse", "reduce"):
+            for stage in STAGES:
                 out[f"temperature_{stage}"] = self.temperature
         if self.top_p is not None:
             out["top_p"] = self.top_p
@@ -134,28 +135,28 @@ class Narrator:
 
     def __init__(self) -> None:
         self.chunks = 0
-        self.done = {"summary_done": 0, "map_done": 0}
+        self.done = {ProgressEvent.SUMMARY_DONE: 0, ProgressEvent.MAP_DONE: 0}
 
     def line(self, event: dict[str, Any]) -> str | None:
         """A line for `event`, or None for events not worth a line."""
         kind = event.get("event")
-        if kind == "ingested":
+        if kind == ProgressEvent.INGESTED:
             self.chunks = int(event["chunks"])
             return f"Read {event['documents']} document(s) into {self.chunks} chunks."
-        if kind == "plan":
+        if kind == ProgressEvent.PLAN:
             subs = event["sub_questions"]
             return "Plan:\n" + "\n".join(f"{i}. {q}" for i, q in enumerate(subs, 1))
-        if kind == "pass_start":
-            self.done = {"summary_done": 0, "map_done": 0}
+        if kind == ProgressEvent.PASS_START:
+            self.done = {ProgressEvent.SUMMARY_DONE: 0, ProgressEvent.MAP_DONE: 0}
             label = ("Final question" if event.get("final")
                      else f"Sub-question {int(event['index']) + 1}/{int(event['passes']) - 1}")
             return f"{label}: {event['question']}"
         if kind in self.done:
             self.done[kind] += 1
-            stage = "summarized" if kind == "summary_done" else "read"
+            stage = "summarized" if kind == ProgressEvent.SUMMARY_DONE else "read"
             return f"  {stage} chunk {self.done[kind]}/{self.chunks or '?'}"
-        if kind == "collapse_round":
+        if kind == ProgressEvent.COLLAPSE_ROUND:
             return f"  merging findings: round {event['round']}, {event['merges']} merges"
-        if kind == "pass_done" and not event.get("final"):
+        if kind == ProgressEvent.PASS_DONE and not event.get("final"):
             return f"  answer: {event['answer']}"
         return None

@@ -6,16 +6,15 @@ chunk size, prompts...) but never point it at another address or read the key.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from longcepo.env import env
+from longcepo.nodes.errors import ConfigError
+from longcepo.state import Context
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
-
-from nodes.errors import ConfigError
-from state import Context
 
 SERVER_KEY_ENV = "LONGCEPO_API_KEY"
 SERVER_ONLY = ("base_url", "api_key")
@@ -24,7 +23,7 @@ THREAD_HEADER = "x-thread-id"
 
 
 def _server_key() -> str | None:
-    return os.environ.get(SERVER_KEY_ENV) or None
+    return env(SERVER_KEY_ENV)
 
 
 @dataclass(frozen=True)
@@ -49,10 +48,6 @@ class ServerSettings:
     served_models: tuple[str, ...] = ()
     """Base models offered as `longcepo-<model>`; empty: ask the upstream, else the default."""
     trace_flush_timeout: float = 3.0
-
-    def with_changes(self, **changes: Any) -> ServerSettings:
-        """A copy with some settings replaced."""
-        return replace(self, **changes)
 
 
 def _description(f: Any, default: Any) -> str:

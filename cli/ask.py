@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-from graph import cli_saved_options
-from graph.api import output_of, run_config, sqlite_graph, store_input
-from graph.cli_common import (
+from longcepo.cli import saved_options as cli_saved_options
+from longcepo.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -25,15 +22,14 @@ from graph.cli_common import (
     fail,
     resume_command,
 )
-from graph.cli_local import local_endpoint
-from graph.cli_progress import Progress, clock
-from graph.local_model import LocalModelError
-from graph.local_server import LocalServerError, terminate_as_interrupt
-from nodes.errors import ConfigError, InputError, LLMCallError
-from state import Context
+from longcepo.cli.local import local_endpoint
+from longcepo.cli.progress import Progress, clock
+from longcepo.documents import read_documents
+from longcepo.local import LocalModelError, LocalServerError
+from longcepo.local.server import terminate_as_interrupt
+from longcepo.nodes.errors import ConfigError, InputError, LLMCallError
+from longcepo.state import Context
 
-NAME = "ask"
-TEXT_SUFFIXES = (".txt", ".md")
 DESCRIPTION = """Answer a question over long documents with a small-window model.
 
 Progress (a bar with an ETA) goes to stderr, the answer to stdout. Without --base-url the
@@ -57,48 +53,8 @@ EXAMPLES = """examples:
 """
 
 
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror}") from None
-    if b"\x00" in data[:8192]:
-        raise CliError(f"{path} looks binary; pass .txt or .md text files")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CliError(
-            f"{path} is not UTF-8 (byte {exc.start}); convert it, e.g. with iconv"
-        ) from None
-    if not text.strip():
-        raise CliError(f"{path} is empty; pass a file with the document's text")
-    return text
-
-
-def read_documents(paths: list[str]) -> list[dict[str, str]]:
-    """Documents from files and directories (their .txt and .md files, recursively)."""
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in TEXT_SUFFIXES)
-            if not found:
-                raise CliError(f"{path} holds no .txt or .md files")
-            files.extend(found)
-        elif path.exists():
-            if path.suffix.lower() not in TEXT_SUFFIXES:
-                raise CliError(f"{path}: only .txt and .md files are read; convert it to text")
-            files.append(path)
-        else:
-            raise CliError(f"{path}: no such file or directory")
-    return [{"id": str(p), "text": _read_text(p)} for p in files]
-
-
-def register(sub: Any) -> argparse.ArgumentParser:
-    """Add the `ask` subcommand."""
-    ask = sub.add_parser(NAME, help="answer a question over documents", epilog=EXAMPLES,
-                         description=DESCRIPTION,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(ask: argparse.ArgumentParser) -> None:
+    """The `ask` subcommand's options."""
     ask.add_argument("--context-file", action="append", metavar="PATH",
                      help="a .txt/.md file or a directory of them; repeat for more documents")
     ask.add_argument("--query", help="the question to answer")
@@ -111,12 +67,13 @@ def register(sub: Any) -> argparse.ArgumentParser:
     out.add_argument("-v", "--verbose", action="count", default=0,
                      help="show the plan and each sub-answer as they arrive; -vv adds logs")
     out.add_argument("-q", "--quiet", action="store_true", help="print nothing but the answer")
-    return ask
 
 
 async def run(args: argparse.Namespace, ctx: Context, documents: list[dict[str, str]] | None,
               progress: Progress) -> dict[str, Any]:
     """Stream the run, feeding progress, and return the final output."""
+    from longcepo.runtime.api import output_of, run_config, sqlite_graph, store_input
+
     thread_id = args.thread_id
     async with sqlite_graph(args.state_dir) as graph:
         config = run_config(thread_id, ctx.max_concurrency)
@@ -156,13 +113,6 @@ def _print_result(result: dict[str, Any], args: argparse.Namespace, progress: Pr
     print(result["answer"], flush=True)
 
 
-def endpoint(args: argparse.Namespace, documents: list[dict[str, str]] | None,
-             progress: Progress) -> contextlib.AbstractContextManager[
-                 tuple[dict[str, Any], dict[str, Any]]]:
-    """(defaults, forced) settings for the run; serves the local model while the block runs."""
-    return local_endpoint(args, [d["text"] for d in documents or []], progress.say)
-
-
 def _configure_logging(args: argparse.Namespace) -> None:
     # -q and --json hide progress, not warnings: a warning (say, traces dropped) still matters
     level = logging.INFO if args.verbose >= 2 else logging.WARNING
@@ -188,7 +138,8 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             else:
                 documents = read_documents(args.context_file)
                 cli_saved_options.save(args)
-            with endpoint(args, documents, progress) as (defaults, forced):
+            texts = [d["text"] for d in documents or []]
+            with local_endpoint(args, texts, progress.say) as (defaults, forced):
                 ctx = context_from_args(args, defaults, **forced)
                 result = asyncio.run(run(args, ctx, documents, progress))
     except (CliError, InputError, ConfigError, TypeError, LocalModelError,

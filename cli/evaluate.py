@@ -9,13 +9,7 @@ from dataclasses import MISSING, fields, replace
 from pathlib import Path
 from typing import Any
 
-from evaluation.datasets import Item, load_dataset
-from evaluation.judge import judge_context
-from evaluation.results import ResultStore
-from evaluation.runner import Variant, evaluate, pinned_settings, plan_jobs, write_summary
-from evaluation.strategies import STRATEGIES, Answerer
-from evaluation.trim import trim_item
-from graph.cli_common import (
+from longcepo.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -26,13 +20,17 @@ from graph.cli_common import (
     positive,
     say,
 )
-from graph.cli_local import local_endpoint
-from graph.local_model import LocalModelError
-from graph.local_server import LocalServerError
-from nodes.errors import ConfigError, InputError
-from state import Context
+from longcepo.cli.local import local_endpoint
+from longcepo.evaluation.datasets import Item, load_dataset
+from longcepo.evaluation.judge import judge_context
+from longcepo.evaluation.results import ResultStore
+from longcepo.evaluation.runner import Variant, evaluate, pinned_settings, plan_jobs, write_summary
+from longcepo.evaluation.strategies import STRATEGIES, Answerer
+from longcepo.evaluation.trim import trim_item
+from longcepo.local import LocalModelError, LocalServerError
+from longcepo.nodes.errors import ConfigError, InputError
+from longcepo.state import Context
 
-NAME = "eval"
 ABLATIONS = ("use_plan", "num_neighbor_summaries", "summary_scope")
 NOT_SETTABLE = ("base_url", "api_key", "model")
 SAMPLE_ITEMS = 4
@@ -48,10 +46,8 @@ Running the same command again continues: finished answers are kept, failed ones
 """
 
 
-def register(sub: Any) -> argparse.ArgumentParser:
-    """Add the `eval` subcommand."""
-    parser = sub.add_parser(NAME, help="measure answer quality on a dataset", epilog=EXAMPLES,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `eval` subcommand's options."""
     parser.add_argument("--dataset", action="append", required=True, metavar="PATH",
                         help="HotpotQA/MuSiQue or LongBench v2 JSONL(.gz); repeat for more")
     parser.add_argument("--strategy", action="append", required=True, metavar="S",
@@ -73,7 +69,6 @@ def register(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--judge-api-key", help="judge API key (default: --api-key)")
     add_model_options(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    return parser
 
 
 def parse_value(text: str) -> Any:

@@ -15,8 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from graph.api import default_state_dir
-from graph.cli_common import SETTING_OPTIONS, CliError
+from longcepo.cli.common import SETTING_OPTIONS, CliError
+from longcepo.env import default_state_dir
 
 log = logging.getLogger(__name__)
 SAVED = tuple(name for name in SETTING_OPTIONS if name != "state_dir") + ("no_plan",)

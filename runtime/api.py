@@ -5,8 +5,6 @@ result = await ask(document, "Who founded the company?", base_url="http://127.0.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,19 +16,14 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.sqlite.aio import AsyncSqliteStore
-
-from graph.main import build_graph
-from nodes import store as chunk_store
-from nodes.budget import validate_context
-from nodes.ingest import ingest
-from state import Context, OutputState
+from longcepo.env import default_state_dir
+from longcepo.graph.main import build_graph
+from longcepo.nodes import store as chunk_store
+from longcepo.nodes.budget import validate_context
+from longcepo.nodes.ingest import ingest
+from longcepo.state import Context, OutputState
 
 CONTEXT_FIELDS = frozenset(f.name for f in fields(Context))
-
-
-def default_state_dir() -> Path:
-    """Where the CLI keeps checkpoints and chunks: $LONGCEPO_HOME, else ~/.longcepo."""
-    return Path(os.environ.get("LONGCEPO_HOME") or Path.home() / ".longcepo")
 
 
 @asynccontextmanager
@@ -111,8 +104,3 @@ async def resume(thread_id: str, *, state_dir: str | Path | None = None,
         config = run_config(thread_id, ctx.max_concurrency)
         result = await graph.ainvoke(None, config, context=ctx, durability="sync")
     return {**output_of(result), "thread_id": thread_id}
-
-
-def ask_sync(context: str | list[dict[str, str]], query: str, **kwargs: Any) -> dict[str, Any]:
-    """`ask` for code without an event loop."""
-    return asyncio.run(ask(context, query, **kwargs))

@@ -12,18 +12,20 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
-
-from graph.api import output_of, run_config, store_input
-from nodes.budget import check_question, validate_context
-from nodes.errors import InputError, LongcepoError
-from nodes.ingest import as_documents, split_request
-from state import Context
+from longcepo.nodes.budget import check_question, validate_context
+from longcepo.nodes.errors import InputError, LongcepoError
+from longcepo.nodes.ingest import as_documents, split_request
+from longcepo.runtime.api import output_of, run_config, store_input
+from longcepo.state import Context, ProgressEvent
 
 INPUT_KEYS = ("context", "query", "message", "documents")
 
 
 class RunConflict(LongcepoError):
     """The thread has an unfinished run for a different request (HTTP 409)."""
+
+    http_status = 409
+    kind = "conflict"
 
 
 def is_resume_request(request: Mapping[str, Any] | None) -> bool:
@@ -115,7 +117,7 @@ async def stream_run(
             yield event  # type: ignore[misc]  # custom mode: our dicts
         final = await graph.aget_state(merged)
         finished = output_of(final.values)
-    yield {"event": "result", "output": finished, "thread_id": thread_id}
+    yield {"event": ProgressEvent.RESULT, "output": finished, "thread_id": thread_id}
 
 
 async def run_to_end(
@@ -128,6 +130,6 @@ async def run_to_end(
     """The final output of `stream_run`, progress dropped."""
     result: dict[str, Any] = {}
     async for event in stream_run(graph, ctx, request, thread_id, config):
-        if event.get("event") == "result":
+        if event.get("event") == ProgressEvent.RESULT:
             result = dict(event["output"])
     return result

@@ -10,9 +10,9 @@ import json
 import tomllib
 from pathlib import Path
 
-from nodes.budget import check_templates
-from nodes.errors import ConfigError
-from state import PROMPT_FIELDS
+from longcepo.nodes.budget import check_templates
+from longcepo.nodes.errors import ConfigError
+from longcepo.state import PROMPT_FIELDS
 
 PROMPT_KEYS = ("system_prompt", *PROMPT_FIELDS)
 

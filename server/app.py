@@ -14,15 +14,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from langgraph.graph.state import CompiledStateGraph
-
-from graph import langserve_routes, openai_api
-from graph.guards import BearerAuth, BodyLimit, Check, RunGate, RunLimiter, error_payload
-from graph.main import build_graph
-from graph.persistence import open_graph
-from graph.runs import RunConflict
-from graph.server_settings import ServerSettings
-from graph.tracing import bounded_tracing
-from nodes.errors import ConfigError, InputError, LLMCallError, LongcepoError
+from longcepo.graph.main import build_graph
+from longcepo.nodes.errors import LongcepoError
+from longcepo.runtime.persistence import open_graph
+from longcepo.runtime.tracing import bounded_tracing
+from longcepo.server import langserve_routes, openai_api
+from longcepo.server.guards import BearerAuth, BodyLimit, Check, RunGate, RunLimiter, error_payload
+from longcepo.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +40,6 @@ class GraphHolder:
     def set(self, graph: CompiledStateGraph[Any, Any, Any, Any] | None) -> None:
         """Install (or drop, at shutdown) the graph."""
         self._graph = graph
-
-
-def _status(exc: LongcepoError) -> int:
-    if isinstance(exc, InputError | ConfigError):
-        return 400
-    if isinstance(exc, RunConflict):
-        return 409
-    if isinstance(exc, LLMCallError):
-        return 502
-    return 500
 
 
 def _routes_to_check(settings: ServerSettings) -> Callable[[str], Check | None]:
@@ -96,10 +84,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.exception_handler(LongcepoError)
     async def longcepo_error(request: Request, exc: LongcepoError) -> JSONResponse:
-        status = _status(exc)
-        return JSONResponse(error_payload(str(exc), "invalid_request_error"
-                                          if status < 500 else "server_error"),
-                            status_code=status)
+        return JSONResponse(error_payload(str(exc), exc.kind), status_code=exc.http_status)
 
     langserve_routes.mount(app, settings, holder, build_graph())
     app.include_router(openai_api.router(settings, holder))

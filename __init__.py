@@ -1,0 +1,38 @@
+"""longcepo: answer questions over documents of any length with a small-window model.
+
+    import longcepo
+    result = await longcepo.ask(text, "Who signed the lease?", base_url="http://127.0.0.1:8000/v1")
+
+Importing the package is cheap: the graph, the servers and the evaluation harness load only
+when one of the names below is first used.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+try:
+    __version__ = version("longcepo")
+except PackageNotFoundError:  # running from a checkout that was never installed
+    __version__ = "0+unknown"
+
+_LAZY = {
+    "ask": "longcepo.runtime.api",
+    "resume": "longcepo.runtime.api",
+    "sqlite_graph": "longcepo.runtime.api",
+    "Context": "longcepo.state",
+    "build_graph": "longcepo.graph.main",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name on first use, so `import longcepo` stays fast."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'longcepo' has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value

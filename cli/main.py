@@ -1,0 +1,86 @@
+"""The `longcepo` command line: one module per subcommand, imported only when it runs.
+
+longcepo ask --context-file report.md --query "Who signed the contract?"
+longcepo ask --resume 3f2a...            # continue a failed or interrupted run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+from types import ModuleType
+
+from longcepo import __version__
+
+COMMANDS = {
+    "ask": ("longcepo.cli.ask", "answer a question over documents"),
+    "serve": ("longcepo.cli.serve", "serve the graph over HTTP (LangServe and OpenAI routes)"),
+    "eval": ("longcepo.cli.evaluate", "measure answer quality on a dataset"),
+    "optimize-prompt": ("longcepo.cli.optimize", "tune a prompt for a model and dataset (OPRO)"),
+}
+"""name -> (module, one-line help). `longcepo --help` reads only this table."""
+
+EXAMPLES = """examples:
+  longcepo ask --model local --context-file examples/brenholm.md \\
+      --query "In which village was the engineer who designed the Greyholm Dam born?" -v
+  longcepo ask --context-file contract.md --query "When does the lease end?" \\
+      --base-url http://127.0.0.1:8000/v1 --model llama-3.3-70b
+  longcepo ask --resume 3f2a9c...
+  longcepo serve --base-url http://127.0.0.1:8000/v1 --model llama-3.3-70b --port 8080
+  longcepo COMMAND --help      the options and more examples of one command
+"""
+
+
+def command_module(name: str) -> ModuleType:
+    """The module that implements subcommand `name`."""
+    return import_module(COMMANDS[name][0])
+
+
+def build_parser(
+    only: str | None = None,
+) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser and each fully built subcommand parser: all of them, or just `only`'s."""
+    parser = argparse.ArgumentParser(
+        prog="longcepo", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Answer questions over documents of any length with a small-window model.")
+    parser.add_argument("--version", action="version", version=f"longcepo {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    built = {}
+    for name, (_, help_line) in COMMANDS.items():
+        if only is None or name == only:
+            module = command_module(name)
+            built[name] = sub.add_parser(
+                name, help=help_line, epilog=getattr(module, "EXAMPLES", None),
+                description=getattr(module, "DESCRIPTION", help_line[0].upper() + help_line[1:]),
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+            module.add_arguments(built[name])
+        else:
+            sub.add_parser(name, help=help_line)
+    return parser, built
+
+
+def _chosen_command(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first argument that is one), if any."""
+    for arg in argv:
+        if arg in COMMANDS:
+            return arg
+        if not arg.startswith("-"):
+            return None
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `longcepo` script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    chosen = _chosen_command(argv)
+    parser, commands = build_parser(only=chosen or "")
+    args = parser.parse_args(argv)
+    from longcepo.runtime.tracing import bounded_tracing
+
+    with bounded_tracing():
+        return int(command_module(args.command).main(args, commands[args.command]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Every environment variable longcepo reads, in one table, and the one function that reads them.
+
+Environment variables only fill defaults: an explicit option or setting always wins.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+VARIABLES = {
+    "OPENAI_BASE_URL": "default OpenAI-compatible endpoint (`base_url`)",
+    "OPENAI_API_KEY": "default API key for the endpoint (`api_key`)",
+    "LONGCEPO_MODEL": "default model name at the endpoint (`model`)",
+    "LONGCEPO_HOME": "where the CLI keeps checkpoints and chunks (default ~/.longcepo)",
+    "LONGCEPO_POSTGRES_URI": "PostgreSQL for `serve` replicas (default: SQLite files)",
+    "LONGCEPO_API_KEY": "bearer key `serve` requires of its clients",
+    "LONGCEPO_TRACE_FLUSH_TIMEOUT": "seconds the exit flush of LangSmith traces may take (3)",
+}
+
+
+def env(name: str) -> str | None:
+    """The variable's value, or None when unset or empty; only names in `VARIABLES`."""
+    if name not in VARIABLES:
+        raise KeyError(f"{name} is not one of longcepo's environment variables")
+    return os.environ.get(name) or None
+
+
+def default_state_dir() -> Path:
+    """Where the CLI keeps checkpoints and chunks: $LONGCEPO_HOME, else ~/.longcepo."""
+    return Path(env("LONGCEPO_HOME") or Path.home() / ".longcepo")

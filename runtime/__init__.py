@@ -1,0 +1,1 @@
+"""Running graphs durably: persistence, the Python API, served runs, prompt files, tracing."""

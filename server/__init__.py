@@ -1,0 +1,1 @@
+"""HTTP serving: the FastAPI app with LangServe routes and an OpenAI-compatible route."""
