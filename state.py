@@ -287,6 +287,13 @@ class Context:
                                   cli="--timeout", minimum=1)
     retry_backoff: float = _opt(0.5, "First retry delay in seconds; doubles each retry.")
     retry_backoff_max: float = _opt(30.0, "Longest delay between retries, in seconds.")
+    structured_output: Literal["auto", "on", "off", "json_schema", "json_object"] = _opt(
+        "auto",
+        "Ask plan/map/collapse/reduce for JSON under a schema: auto (detect once per endpoint, "
+        "text protocols if refused), on (detect; fail if refused), off, or a form: json_schema "
+        "(vLLM, Ollama, OpenAI) or json_object (llama.cpp).",
+        cli="--structured-output",
+    )
     use_plan: bool = _opt(True, "Plan sub-questions; False answers the query in one pass.")
     summary_scope: Literal["query", "sub_question"] = _opt(
         "query",

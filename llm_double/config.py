@@ -94,6 +94,10 @@ class DoubleConfig:
     exact_tokens: bool = True
     """False: count 4 characters as a token and hash 64-character blocks; for benchmarks where
     the double must cost next to no CPU (exact counting is ~0.6 ms per 1K prompt tokens)."""
+    response_formats: tuple[str, ...] = ("json_schema", "json_object")
+    """The `response_format` types answered with JSON under the schema; any other is refused
+    with `refusal_status` (("json_object",) and 500 play llama.cpp, () and 400 a plain server)."""
+    refusal_status: int = 400
 
     def __post_init__(self) -> None:
         for fault in self.fault_rates:
@@ -117,6 +121,8 @@ class DoubleConfig:
             changes["fault_rates"] = {str(k): float(v) for k, v in rates.items()}
         if "fault_sequence" in changes:
             changes["fault_sequence"] = tuple(changes["fault_sequence"] or ())
+        if "response_formats" in changes:
+            changes["response_formats"] = tuple(changes["response_formats"] or ())
         if changes.get("models") is not None:
             changes["models"] = tuple(changes["models"])
         if changes.get("slots") == 0:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from llm_double import reader, wire
+from llm_double import reader, structured, wire
 from llm_double.config import DoubleConfig
 from llm_double.faults import FaultPlan
 from llm_double.prefix_cache import PrefixCache, TokenCounter
@@ -267,6 +267,14 @@ class DoubleServer:
             "temperature": body.get("temperature"),
             "max_tokens": body.get("max_tokens") or body.get("max_completion_tokens"),
         }
+        asked = structured.form_of(body.get("response_format"))
+        if asked is not None:
+            base["response_format"] = asked
+        if asked is not None and asked not in self.config.response_formats:
+            status = self.config.refusal_status
+            self._log(started_wall, started, "refused", stage, None, base, status=status)
+            message = f"response_format type {asked!r} is not supported here"
+            return await self._send(wr, req, status, error_body(message, "invalid_request_error"))
         if fault == "http_429":
             retry = self.config.retry_after
             headers = [] if retry is None else [("Retry-After", f"{retry:g}")]
@@ -314,6 +322,8 @@ class DoubleServer:
                 )
                 return await self._send(wr, req, 500, body_500)
             text = {"malformed": reading.malformed, "empty": ""}.get(outcome, reading.text)
+            if asked is not None and outcome == "ok":
+                text = structured.as_json(text, structured.schema_of(body["response_format"]))
             return await self._complete(req, wr, body, text, (prompt_tokens, cached), usage, record)
         finally:
             self.in_flight -= 1

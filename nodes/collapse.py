@@ -11,7 +11,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Send
-from longcepo.nodes import llm
+from longcepo.nodes import llm, structured
 from longcepo.nodes import store as chunk_store
 from longcepo.nodes.budget import findings_budget, findings_tokens, fit_history, tokens
 from longcepo.nodes.progress import emit
@@ -136,6 +136,7 @@ async def merge_pair(task: MergeTask, runtime: Runtime[Context]) -> dict[str, An
         lambda text: parse_finding(text, sources), max_tokens=ctx.max_output_tokens,
         cache=chunk_store.CallCache(store, task["run_key"]),
         metadata={"pass_index": task["pass_index"], "chunks": sources},
+        schema=structured.schema("collapse", ctx.max_output_tokens),
     )
     notes = []
     if parsed is None or parsed == NO_INFO:

@@ -10,6 +10,7 @@ Retries live here only: ChatOpenAI runs with `max_retries=0` and the graph has n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -27,10 +28,11 @@ import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_openai.chat_models.base import BaseChatOpenAI
+from longcepo.nodes import structured
 from longcepo.nodes.errors import LLMCallError
 from longcepo.nodes.store import CallCache
 from longcepo.nodes.tokens import count_tokens
-from longcepo.prompts.reminders import REMINDERS
+from longcepo.prompts.reminders import JSON_NOTES, REMINDERS
 from longcepo.state import Context
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,8 @@ class Usage:
     format_retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    structured_calls: int = 0
+    structured_refusals: int = 0
 
     def add(self, other: Usage) -> None:
         """Accumulate another attempt's counters."""
@@ -108,6 +112,8 @@ class Usage:
         self.format_retries += other.format_retries
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
+        self.structured_calls += other.structured_calls
+        self.structured_refusals += other.structured_refusals
 
     def as_state(self) -> dict[str, dict[str, int]]:
         """`{stage: counters}` for the `usage` channel."""
@@ -119,8 +125,29 @@ class Usage:
                 "format_retries": self.format_retries,
                 "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens,
+                "structured_calls": self.structured_calls,
+                "structured_refusals": self.structured_refusals,
             }
         }
+
+
+class Refused(Exception):
+    """The endpoint refused the request's `response_format`; `usage` counts the attempts."""
+
+    def __init__(self, usage: Usage) -> None:
+        super().__init__("response_format refused")
+        self.usage = usage
+
+
+def _refusal(exc: BaseException, failures: int) -> bool:
+    """Whether an error answers a `response_format` the endpoint does not take.
+
+    400/422 say so at once. llama.cpp answers its unsupported form with HTTP 500, which a
+    transient fault also gives, so a 5xx counts only when the retry fails the same way.
+    """
+    if not isinstance(exc, openai.APIStatusError):
+        return False
+    return exc.status_code in (400, 415, 422) or (exc.status_code in (500, 501) and failures > 1)
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -198,12 +225,17 @@ async def invoke(
     attempt: int = 0,
     metadata: dict[str, Any] | None = None,
     temperature: float | None = None,
+    response_format: dict[str, Any] | None = None,
+    detecting: bool = False,
 ) -> tuple[str, Usage]:
     """One completion with bounded, backed-off retries; returns its text and counted usage.
 
     `attempt` > 0 marks a format retry: it moves the seed and lifts a zero temperature, since
     the same request at temperature 0 would only repeat the malformed reply. `temperature`
     serves callers outside the pipeline's stages (evaluation baselines, a judge).
+    `response_format` travels in the body as it is (not through the SDK's parse path, which
+    throws away a reply cut at `max_tokens`); while `detecting`, a refusal of it raises
+    `Refused` instead of failing the call.
     """
     if temperature is None:
         temperature = ctx.temperature(stage)
@@ -216,6 +248,8 @@ async def invoke(
     }
     if ctx.seed is not None:
         params["seed"] = ctx.seed + attempt
+    if response_format is not None:
+        params["extra_body"] = {"response_format": response_format}
     usage = Usage(stage)
     key = _request_key(ctx, stage, messages, params) if cache else ""
     if cache and (hit := await cache.get(key)):
@@ -240,6 +274,8 @@ async def invoke(
             break
         except Exception as exc:  # noqa: BLE001 - classified just below
             usage.failed_calls += 1
+            if detecting and _refusal(exc, usage.failed_calls):
+                raise Refused(usage) from None
             last = min(ctx.max_retries, 2) if _refused(exc) else ctx.max_retries
             if not _retryable(exc) or try_no >= last:
                 raise LLMCallError(
@@ -279,6 +315,46 @@ def with_reminder(
     return [*head, HumanMessage(f"{last.content}\n\n{reminder or REMINDERS[stage]}")]
 
 
+async def _constrained(
+    ctx: Context, stage: str, request: Sequence[BaseMessage], body: dict[str, Any],
+    **kw: Any,
+) -> tuple[str | None, Usage]:
+    """One call asking for JSON under `body`, in the first form the endpoint takes.
+
+    The text is None once the endpoint is known to refuse every form: send text instead.
+    A refused form costs its failed attempts in `usage`, never a format re-ask; the first
+    caller on an unknown endpoint detects while the others wait for the outcome.
+    """
+    point = structured.endpoint(ctx)
+    total = Usage(stage)
+    asked = with_reminder(request, stage, JSON_NOTES[stage])
+    async with point.lock if not point.known else contextlib.nullcontext():
+        for form in point.candidates():
+            fmt = structured.response_format(form, stage, body)
+            try:
+                text, usage = await invoke(ctx, stage, asked, response_format=fmt,
+                                           detecting=not point.known, **kw)
+            except Refused as exc:
+                total.add(exc.usage)
+                total.structured_refusals += 1
+                point.refuse(form)
+                log.info("%s: the endpoint refused response_format %s", stage, form)
+                continue
+            total.add(usage)
+            if usage.calls:
+                point.accept(form)
+                total.structured_calls += 1
+            return text, total
+    if ctx.structured_output == "on":
+        where = ctx.base_url or "https://api.openai.com/v1"
+        raise LLMCallError(
+            f"{stage}: the endpoint at {where} refused JSON replies under a schema "
+            f"(tried {', '.join(structured.FORMS)}); use --structured-output auto or off")
+    if total.structured_refusals:
+        log.warning("the endpoint refused JSON replies under a schema; using the text protocols")
+    return None, total
+
+
 async def ask(
     ctx: Context,
     stage: str,
@@ -290,20 +366,32 @@ async def ask(
     metadata: dict[str, Any] | None = None,
     temperature: float | None = None,
     reminder: str | None = None,
+    schema: dict[str, Any] | None = None,
 ) -> tuple[T | None, str, Usage]:
     """Call and parse, re-asking with a reminder (and a new seed) while the reply is malformed.
 
     Returns the parsed value, or None once `max_format_retries` re-asks are spent, with the last
     raw text so the caller can fall back on it. Callers outside the pipeline's stages pass
-    their own `temperature` and `reminder`.
+    their own `temperature` and `reminder`. With a `schema` (and `structured_output` not
+    off) the reply is asked as JSON where the endpoint takes it and read back into the
+    stage's text protocol, so `parse` judges both; a re-ask then changes seed and
+    temperature, not the prompt.
     """
     total = Usage(stage)
     request = list(messages)
     text = ""
+    kw: dict[str, Any] = {"max_tokens": max_tokens, "cache": cache, "metadata": metadata,
+          "temperature": temperature}
     for attempt in range(ctx.max_format_retries + 1):
-        text, usage = await invoke(ctx, stage, request, max_tokens=max_tokens, cache=cache,
-                                   attempt=attempt, metadata=metadata, temperature=temperature)
-        total.add(usage)
+        reply: str | None = None
+        if schema is not None and structured.wanted(ctx, stage):
+            reply, usage = await _constrained(ctx, stage, messages, schema, attempt=attempt, **kw)
+            total.add(usage)
+        if reply is None:
+            text, usage = await invoke(ctx, stage, request, attempt=attempt, **kw)
+            total.add(usage)
+        else:  # JSON read into the text protocol; a server that ignored the schema sent text
+            text = structured.to_protocol(stage, reply) or reply
         parsed = parse(text)
         if parsed is not None:
             return parsed, text, total

@@ -12,7 +12,7 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-from longcepo.nodes import llm
+from longcepo.nodes import llm, structured
 from longcepo.nodes import store as chunk_store
 from longcepo.nodes.budget import fit_map, template_tokens
 from longcepo.nodes.progress import emit
@@ -67,6 +67,7 @@ async def map_chunk(task: ChunkTask, runtime: Runtime[Context]) -> dict[str, Any
         max_tokens=ctx.max_output_tokens,
         cache=chunk_store.CallCache(store, task["run_key"]),
         metadata={"pass_index": task["pass_index"], "chunk": gid, "doc_id": doc["doc_id"]},
+        schema=structured.schema("map", ctx.max_output_tokens),
     )
     delta = usage.as_state()
     delta["map"].update(dropped_summaries=fit.dropped_summaries,

@@ -7,7 +7,7 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
-from longcepo.nodes import llm
+from longcepo.nodes import llm, structured
 from longcepo.nodes.progress import emit
 from longcepo.nodes.protocols import parse_sub_questions
 from longcepo.state import Context, LongCePOState, ProgressEvent
@@ -21,7 +21,8 @@ async def plan(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, Any
     prompt = ctx.plan_prompt.format(question=question, max_sub_questions=ctx.max_sub_questions)
     parse = partial(parse_sub_questions, cap=ctx.max_sub_questions)
     subs, _, usage = await llm.ask(
-        ctx, "plan", [HumanMessage(prompt)], parse, max_tokens=ctx.max_output_tokens
+        ctx, "plan", [HumanMessage(prompt)], parse, max_tokens=ctx.max_output_tokens,
+        schema=structured.schema("plan", ctx.max_output_tokens, ctx.max_sub_questions),
     )
     notes = []
     if subs is None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-from longcepo.nodes import llm
+from longcepo.nodes import llm, structured
 from longcepo.nodes import store as chunk_store
 from longcepo.nodes.budget import fit_history
 from longcepo.nodes.progress import emit
@@ -61,6 +61,7 @@ async def reduce(state: EngineState, runtime: Runtime[Context]) -> dict[str, Any
         ctx, "reduce", [SystemMessage(ctx.system_prompt), HumanMessage(prompt)], parse_answer,
         max_tokens=ctx.max_output_tokens, cache=chunk_store.CallCache(store, state["run_key"]),
         metadata={"pass_index": state["pass_index"]},
+        schema=structured.schema("reduce", ctx.max_output_tokens),
     )
     notes = []
     if answer is None:

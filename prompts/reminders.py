@@ -24,3 +24,20 @@ REMINDERS = {
         "'Rationale:' and then a line starting 'Answer:' that holds the final answer only."
     ),
 }
+
+JSON_NOTES = {
+    "plan": 'Reply with a JSON object whose "sub_questions" lists the sub-questions.',
+    "map": (
+        "Reply with a JSON object with the keys extracted_information, rationale, answer and "
+        "confidence_score; if the passage holds nothing on the question, the answer is "
+        "[NO INFORMATION]."
+    ),
+    "collapse": (
+        "Reply with a JSON object with the keys extracted_information, rationale, answer and "
+        "confidence_score."
+    ),
+    "reduce": "Reply with a JSON object with the keys rationale and answer.",
+}
+"""Appended to a prompt whose reply is constrained to a JSON schema: the text protocol's
+field lines name the same fields, and this says which shape is wanted. Never longer than the
+longest reminder, which the window budget already reserves room for."""
