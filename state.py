@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired, get_args
 
 from longcepo.env import env
 from longcepo.prompts import collapse, map_chunk, normalize, plan, reduce, summary, system
@@ -225,6 +225,9 @@ class MergeTask(TypedDict):
 # ---------------------------------------------------------------------------------------------
 # Runtime configuration
 
+StructuredOutput = Literal["auto", "on", "off", "json_schema", "json_object"]
+STRUCTURED_OUTPUT: tuple[str, ...] = get_args(StructuredOutput)
+
 
 def _env(name: str, fallback: str | None = None) -> Any:
     """Default factory reading an environment variable; an explicit value always wins."""
@@ -232,13 +235,15 @@ def _env(name: str, fallback: str | None = None) -> Any:
 
 
 def _opt(default: Any, description: str, *, cli: str | None = None, env: str | None = None,
-         minimum: int | None = None, **kw: Any) -> Any:
+         minimum: int | None = None, choices: tuple[str, ...] | None = None, **kw: Any) -> Any:
     """A dataclass field with what Studio, the README table and the CLI show of it.
 
     `cli` names its command-line option (the CLI derives type, default and help from here),
-    `env` the environment variable that fills its default, `minimum` the least value allowed.
+    `env` the environment variable that fills its default, `minimum` the least value allowed,
+    `choices` the values an option takes.
     """
-    meta = {"description": description, "cli": cli, "env": env, "minimum": minimum}
+    meta = {"description": description, "cli": cli, "env": env, "minimum": minimum,
+            "choices": choices}
     if env:  # `default` then applies only while the variable is unset
         meta["env_fallback"] = default
         return field(default_factory=_env(env, default), metadata=meta, **kw)
@@ -287,12 +292,12 @@ class Context:
                                   cli="--timeout", minimum=1)
     retry_backoff: float = _opt(0.5, "First retry delay in seconds; doubles each retry.")
     retry_backoff_max: float = _opt(30.0, "Longest delay between retries, in seconds.")
-    structured_output: Literal["auto", "on", "off", "json_schema", "json_object"] = _opt(
+    structured_output: StructuredOutput = _opt(
         "auto",
         "Ask plan/map/collapse/reduce for JSON under a schema: auto (detect once per endpoint, "
         "text protocols if refused), on (detect; fail if refused), off, or a form: json_schema "
         "(vLLM, Ollama, OpenAI) or json_object (llama.cpp).",
-        cli="--structured-output",
+        cli="--structured-output", choices=STRUCTURED_OUTPUT,
     )
     use_plan: bool = _opt(True, "Plan sub-questions; False answers the query in one pass.")
     summary_scope: Literal["query", "sub_question"] = _opt(

@@ -76,6 +76,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options that build the run's `Context`, derived from its fields, plus the shortcuts."""
     for f in cli_fields():
         parser.add_argument(f.metadata["cli"], dest=f.name, type=_option_type(f),
+                            choices=f.metadata.get("choices"),
                             help=_option_help(f) + EXTRA_HELP.get(f.name, ""))
     parser.add_argument("--model-path", metavar="GGUF",
                         help="run this GGUF file locally with llama.cpp (implies --model local)")

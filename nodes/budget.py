@@ -15,7 +15,7 @@ from longcepo.nodes.errors import ConfigError, InputError
 from longcepo.nodes.render import finding_text, history_text
 from longcepo.nodes.tokens import ENCODINGS, count_tokens
 from longcepo.prompts.reminders import REMINDERS
-from longcepo.state import PROMPT_FIELDS, Context, Finding, QAPair
+from longcepo.state import PROMPT_FIELDS, STRUCTURED_OUTPUT, Context, Finding, QAPair
 
 log = logging.getLogger(__name__)
 MARGIN = 32 + max(len(r) for r in REMINDERS.values()) // 3
@@ -142,6 +142,9 @@ def _check_numbers(ctx: Context) -> None:
         )
     if not ctx.model.strip():
         raise ConfigError("model is empty; set LONGCEPO_MODEL or pass a model name")
+    if ctx.structured_output not in STRUCTURED_OUTPUT:
+        raise ConfigError(f"structured_output must be one of {', '.join(STRUCTURED_OUTPUT)}, "
+                          f"got {ctx.structured_output!r}")
     if not ctx.delimiter:
         raise ConfigError("delimiter is empty; the default is <CONTEXT_END>")
     if ctx.base_url is None and not ctx.api_key:

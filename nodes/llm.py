@@ -10,7 +10,6 @@ Retries live here only: ChatOpenAI runs with `max_retries=0` and the graph has n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -134,9 +133,9 @@ class Usage:
 class Refused(Exception):
     """The endpoint refused the request's `response_format`; `usage` counts the attempts."""
 
-    def __init__(self, usage: Usage) -> None:
+    def __init__(self, usage: Usage, error: BaseException) -> None:
         super().__init__("response_format refused")
-        self.usage = usage
+        self.usage, self.error = usage, error
 
 
 def _refusal(exc: BaseException, failures: int) -> bool:
@@ -275,7 +274,7 @@ async def invoke(
         except Exception as exc:  # noqa: BLE001 - classified just below
             usage.failed_calls += 1
             if detecting and _refusal(exc, usage.failed_calls):
-                raise Refused(usage) from None
+                raise Refused(usage, exc) from None
             last = min(ctx.max_retries, 2) if _refused(exc) else ctx.max_retries
             if not _retryable(exc) or try_no >= last:
                 raise LLMCallError(
@@ -322,29 +321,32 @@ async def _constrained(
     """One call asking for JSON under `body`, in the first form the endpoint takes.
 
     The text is None once the endpoint is known to refuse every form: send text instead.
-    A refused form costs its failed attempts in `usage`, never a format re-ask; the first
-    caller on an unknown endpoint detects while the others wait for the outcome.
+    A refused form costs its failed attempts in `usage`, never a format re-ask. Calls in
+    flight on an unknown endpoint each detect (the plan, a single call, usually does it first);
+    a form another call had answered marks a "refusal" as a plain failure.
     """
     point = structured.endpoint(ctx)
     total = Usage(stage)
     asked = with_reminder(request, stage, JSON_NOTES[stage])
-    async with point.lock if not point.known else contextlib.nullcontext():
-        for form in point.candidates():
-            fmt = structured.response_format(form, stage, body)
-            try:
-                text, usage = await invoke(ctx, stage, asked, response_format=fmt,
-                                           detecting=not point.known, **kw)
-            except Refused as exc:
-                total.add(exc.usage)
-                total.structured_refusals += 1
-                point.refuse(form)
-                log.info("%s: the endpoint refused response_format %s", stage, form)
-                continue
-            total.add(usage)
-            if usage.calls:
-                point.accept(form)
-                total.structured_calls += 1
-            return text, total
+    for form in point.candidates():
+        fmt = structured.response_format(form, stage, body)
+        try:
+            text, usage = await invoke(ctx, stage, asked, response_format=fmt,
+                                       detecting=not point.known, **kw)
+        except Refused as exc:
+            total.add(exc.usage)
+            if point.known and point.form == form:
+                raise LLMCallError(f"{stage}: {describe_failure(exc.error, ctx)} (after "
+                                   f"{exc.usage.calls} attempts)") from None
+            total.structured_refusals += 1
+            point.refuse(form)
+            log.info("%s: the endpoint refused response_format %s", stage, form)
+            continue
+        total.add(usage)
+        if usage.calls:
+            point.accept(form)
+            total.structured_calls += 1
+        return text, total
     if ctx.structured_output == "on":
         where = ctx.base_url or "https://api.openai.com/v1"
         raise LLMCallError(

@@ -142,7 +142,6 @@ class Endpoint:
     known: bool = False
     form: Form | None = None
     refused: list[Form] = field(default_factory=list)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def candidates(self) -> list[Form]:
         """The forms still worth trying, best first."""
@@ -156,6 +155,8 @@ class Endpoint:
 
     def refuse(self, form: Form) -> None:
         """The endpoint refused this form; with none left, text protocols it is."""
+        if self.known:
+            return  # another call in flight settled it first
         self.refused.append(form)
         if not self.candidates():
             self.known, self.form = True, None
