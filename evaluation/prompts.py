@@ -20,13 +20,13 @@ DIRECT = """<document>
 Answer the question using only the document above. If the question asks for a particular \
 form of answer (a letter, a number, a short phrase), use it.
 
-Reply with exactly these two fields:
-Rationale: your reasoning, briefly
-Answer: the final answer only"""
+Reply with two lines, each opening with its label: 'Rationale:' and 'Answer:'. After the \
+first, give your reasoning briefly; after the second, give the answer to the question and \
+nothing else."""
 
 DIRECT_REMINDER = (
     "Your reply did not follow the required form. Reply again with a line starting "
-    "'Rationale:' and then a line starting 'Answer:' that holds the final answer only."
+    "'Rationale:' and then a line starting 'Answer:' that holds the answer and nothing else."
 )
 
 JUDGE_SYSTEM = "You grade answers to questions strictly and briefly."

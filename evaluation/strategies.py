@@ -100,13 +100,14 @@ async def answer_directly(ctx: Context, item: Item, room: int | None) -> Outcome
     context = item.context if room is None else truncate_middle(item.context, room,
                                                                  ctx.tokenizer_encoding)
     prompt = prompts.DIRECT.format(context=context, question=item.query)
+    own = "\n".join((prompts.DIRECT, prompts.DIRECT_SYSTEM, prompts.DIRECT_REMINDER))
     answer, raw, usage = await llm.ask(
         ctx, "direct", [SystemMessage(prompts.DIRECT_SYSTEM), HumanMessage(prompt)],
-        parse_answer, max_tokens=ctx.max_output_tokens, temperature=ctx.temperature_reduce,
-        reminder=prompts.DIRECT_REMINDER)
+        lambda text: parse_answer(text, own), max_tokens=ctx.max_output_tokens,
+        temperature=ctx.temperature_reduce, reminder=prompts.DIRECT_REMINDER)
     notes = []
     if answer is None:
-        answer = salvage_answer(raw)
+        answer = salvage_answer(raw, own)
         notes.append(f"direct: no 'Answer:' after {ctx.max_format_retries} re-asks; its last "
                      "paragraph was used as the answer")
     info = {"context_tokens_sent": tokens(ctx, context)}

@@ -21,7 +21,7 @@ from longcepo.state import Context
 
 METRICS = ("f1", "em", "acc", "judge")
 _STAGE = re.compile(r"^(\w+)")
-_FORMAT_ECHOES = {"final answer only", "your answer", "answer"}
+_FORMAT_ECHOES = {"final answer only", "your answer", "answer", "answer and nothing else"}
 _SHINGLE = 5
 
 
@@ -34,13 +34,18 @@ _PROMPT_SHINGLES = set().union(*(_shingles(str(f.default)) for f in fields(Conte
                                  if f.name.endswith("prompt")), _shingles(prompts.DIRECT))
 
 
+EARLIER_EXAMPLES = ("where was the author born?", "she grew up in lyon", "lyon",
+                    "first sub-question", "second sub-question")
+"""Examples and placeholders the prompts held before they stopped showing any (small models
+copied them); prompt files written by optimize-prompt back then may still hold them."""
 _PROMPT_EXAMPLES = {quote.lower() for f in fields(Context) if f.name.endswith("prompt")
                     for quote in re.findall(r'"([^"]{3,})"', str(f.default))}
+_PROMPT_EXAMPLES |= set(EARLIER_EXAMPLES)
 _QA_FORMAT = re.compile(r"^\s*[QA]\d+:", re.M)
 
 
 def quotes_example(text: str) -> bool:
-    """Whether `text` repeats an example quoted in a prompt (the map prompt's "Lyon")."""
+    """Whether `text` repeats an example quoted in a prompt, or one they once held ("Lyon")."""
     lowered = text.lower()
     return any(example in lowered for example in _PROMPT_EXAMPLES)
 

@@ -15,7 +15,7 @@ from longcepo.nodes import llm, structured
 from longcepo.nodes import store as chunk_store
 from longcepo.nodes.budget import findings_budget, findings_tokens, fit_history, tokens
 from longcepo.nodes.progress import emit
-from longcepo.nodes.protocols import NO_INFO, parse_finding
+from longcepo.nodes.protocols import NO_INFO, own_text, parse_finding
 from longcepo.nodes.render import findings_text, history_text
 from longcepo.nodes.setup import pass_info
 from longcepo.state import Context, EngineState, Finding, MergeTask, ProgressEvent
@@ -133,7 +133,8 @@ async def merge_pair(task: MergeTask, runtime: Runtime[Context]) -> dict[str, An
     sources = sorted({s for f in pair for s in f["sources"]})
     parsed, _, usage = await llm.ask(
         ctx, "collapse", [SystemMessage(ctx.system_prompt), HumanMessage(prompt)],
-        lambda text: parse_finding(text, sources), max_tokens=ctx.max_output_tokens,
+        lambda text: parse_finding(text, sources, own_text(ctx, "collapse")),
+        max_tokens=ctx.max_output_tokens,
         cache=chunk_store.CallCache(store, task["run_key"]),
         metadata={"pass_index": task["pass_index"], "chunks": sources},
         schema=structured.schema("collapse", ctx.max_output_tokens),

@@ -31,7 +31,7 @@ from longcepo.nodes import structured
 from longcepo.nodes.errors import LLMCallError
 from longcepo.nodes.store import CallCache
 from longcepo.nodes.tokens import count_tokens
-from longcepo.prompts.reminders import JSON_NOTES, REMINDERS
+from longcepo.prompts.reminders import JSON_AGAIN, JSON_NOTES, REMINDERS
 from longcepo.state import Context
 
 log = logging.getLogger(__name__)
@@ -133,9 +133,9 @@ class Usage:
 class Refused(Exception):
     """The endpoint refused the request's `response_format`; `usage` counts the attempts."""
 
-    def __init__(self, usage: Usage, error: BaseException) -> None:
+    def __init__(self, usage: Usage) -> None:
         super().__init__("response_format refused")
-        self.usage, self.error = usage, error
+        self.usage = usage
 
 
 def _refusal(exc: BaseException, failures: int) -> bool:
@@ -225,7 +225,7 @@ async def invoke(
     metadata: dict[str, Any] | None = None,
     temperature: float | None = None,
     response_format: dict[str, Any] | None = None,
-    detecting: bool = False,
+    refused: Callable[[BaseException, int], bool] | None = None,
 ) -> tuple[str, Usage]:
     """One completion with bounded, backed-off retries; returns its text and counted usage.
 
@@ -233,8 +233,8 @@ async def invoke(
     the same request at temperature 0 would only repeat the malformed reply. `temperature`
     serves callers outside the pipeline's stages (evaluation baselines, a judge).
     `response_format` travels in the body as it is (not through the SDK's parse path, which
-    throws away a reply cut at `max_tokens`); while `detecting`, a refusal of it raises
-    `Refused` instead of failing the call.
+    throws away a reply cut at `max_tokens`). When `refused(error, failures so far)` says an
+    error refuses that format, `Refused` is raised instead of retrying.
     """
     if temperature is None:
         temperature = ctx.temperature(stage)
@@ -250,7 +250,10 @@ async def invoke(
     if response_format is not None:
         params["extra_body"] = {"response_format": response_format}
     usage = Usage(stage)
-    key = _request_key(ctx, stage, messages, params) if cache else ""
+    # a re-ask repeats its request from the second one on; its number keeps it from meeting
+    # the malformed reply it is asked to replace in the cache
+    keyed = {**params, "attempt": attempt} if attempt else params
+    key = _request_key(ctx, stage, messages, keyed) if cache else ""
     if cache and (hit := await cache.get(key)):
         usage.cached_calls = 1  # nothing sent: the endpoint already answered this in this run
         return str(hit["text"]), usage
@@ -273,8 +276,8 @@ async def invoke(
             break
         except Exception as exc:  # noqa: BLE001 - classified just below
             usage.failed_calls += 1
-            if detecting and _refusal(exc, usage.failed_calls):
-                raise Refused(usage, exc) from None
+            if refused is not None and refused(exc, usage.failed_calls):
+                raise Refused(usage) from None
             last = min(ctx.max_retries, 2) if _refused(exc) else ctx.max_retries
             if not _retryable(exc) or try_no >= last:
                 raise LLMCallError(
@@ -323,21 +326,23 @@ async def _constrained(
     The text is None once the endpoint is known to refuse every form: send text instead.
     A refused form costs its failed attempts in `usage`, never a format re-ask. Calls in
     flight on an unknown endpoint each detect (the plan, a single call, usually does it first);
-    a form another call had answered marks a "refusal" as a plain failure.
+    once any call was answered in a form, its errors are plain failures with the full retries.
     """
     point = structured.endpoint(ctx)
     total = Usage(stage)
-    asked = with_reminder(request, stage, JSON_NOTES[stage])
+    note = JSON_NOTES[stage] if not kw.get("attempt") else JSON_AGAIN + JSON_NOTES[stage]
+    asked = with_reminder(request, stage, note)
+
+    def refused(exc: BaseException, failures: int) -> bool:
+        return not point.known and _refusal(exc, failures)
+
     for form in point.candidates():
         fmt = structured.response_format(form, stage, body)
         try:
-            text, usage = await invoke(ctx, stage, asked, response_format=fmt,
-                                       detecting=not point.known, **kw)
+            text, usage = await invoke(ctx, stage, asked, response_format=fmt, refused=refused,
+                                       **kw)
         except Refused as exc:
             total.add(exc.usage)
-            if point.known and point.form == form:
-                raise LLMCallError(f"{stage}: {describe_failure(exc.error, ctx)} (after "
-                                   f"{exc.usage.calls} attempts)") from None
             total.structured_refusals += 1
             point.refuse(form)
             log.info("%s: the endpoint refused response_format %s", stage, form)

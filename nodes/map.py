@@ -16,7 +16,7 @@ from longcepo.nodes import llm, structured
 from longcepo.nodes import store as chunk_store
 from longcepo.nodes.budget import fit_map, template_tokens
 from longcepo.nodes.progress import emit
-from longcepo.nodes.protocols import NO_INFO, parse_finding, salvage_answer
+from longcepo.nodes.protocols import NO_INFO, own_text, parse_finding, salvage_answer
 from longcepo.nodes.render import history_text, summaries_text, summary_line
 from longcepo.nodes.setup import pass_info
 from longcepo.prompts import render as fmt
@@ -61,9 +61,10 @@ async def map_chunk(task: ChunkTask, runtime: Runtime[Context]) -> dict[str, Any
         qa_history=history_text(fit.history),
         question=question,
     )
+    own = own_text(ctx, "map")
     parsed, raw, usage = await llm.ask(
         ctx, "map", [SystemMessage(ctx.system_prompt), HumanMessage(prompt)],
-        lambda text: parse_finding(text, [gid]),
+        lambda text: parse_finding(text, [gid], own),
         max_tokens=ctx.max_output_tokens,
         cache=chunk_store.CallCache(store, task["run_key"]),
         metadata={"pass_index": task["pass_index"], "chunk": gid, "doc_id": doc["doc_id"]},
@@ -75,7 +76,7 @@ async def map_chunk(task: ChunkTask, runtime: Runtime[Context]) -> dict[str, Any
     results: list[Finding] = []
     if parsed is None:
         delta["map"]["protocol_fallbacks"] = 1
-        answer = salvage_answer(raw)
+        answer = salvage_answer(raw, own)
         if answer:
             results.append(Finding(sources=[gid], extracted=answer, rationale="",
                                    answer=answer, confidence=0.0))

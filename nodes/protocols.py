@@ -11,7 +11,8 @@ import re
 from typing import Literal
 
 from longcepo.prompts.map_chunk import NO_INFORMATION
-from longcepo.state import Finding
+from longcepo.prompts.reminders import JSON_NOTES, REMINDERS
+from longcepo.state import Context, Finding
 
 NoInformation = Literal["NO_INFORMATION"]
 NO_INFO: NoInformation = "NO_INFORMATION"
@@ -26,8 +27,37 @@ _OPEN = re.compile(r"<\s*sub[-_ ]?questions\s*>", re.I)
 _CLOSE = re.compile(r"<\s*/\s*sub[-_ ]?questions\s*>", re.I)
 _ITEM = re.compile(r"^\s*(?:\(?\d{1,2}[.):]|[-*\u2022])\s+(.+?)\s*$")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-# "1. first sub-question" is the prompt's own example; small models copy and continue it
+# "1. first sub-question" was once the prompt's own example; small models copy and continue it
 _PLACEHOLDER_ITEM = re.compile(r"^\W*(?:\w+[\s-]+)?sub[\s_-]?questions?\W*$", re.I)
+_WORD = re.compile(r"[^\W_]+")
+ECHO_WORDS = 3
+"""A reply value of this many words or more found word for word in the prompt's own text (not
+the document, not the question) only repeats an instruction: "the answer this passage
+supports", the placeholder of a list."""
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def own_text(ctx: Context, stage: str) -> str:
+    """A stage's own words: its template, the system prompt, and the notes a retry may add."""
+    return "\n".join((ctx.prompt(stage), ctx.system_prompt, REMINDERS.get(stage, ""),
+                      JSON_NOTES.get(stage, "")))
+
+
+def echoes(value: str, template: str) -> bool:
+    """Whether `value` is no answer of its own: it holds no word, or repeats the template's.
+
+    `template` is the stage's prompt before its sections are filled in (plus whatever
+    instructions travel with it), so a value quoting the document is never taken for one.
+    """
+    words = _words(value)
+    if not words:
+        return True
+    if len(words) < ECHO_WORDS or not template:
+        return False
+    return f" {' '.join(words)} " in f" {' '.join(_words(template))} "
 
 
 def _clean(text: str) -> str:
@@ -56,10 +86,11 @@ def parse_question(text: str) -> str | None:
     return chosen[0] if chosen else None
 
 
-def parse_sub_questions(text: str, cap: int) -> list[str] | None:
+def parse_sub_questions(text: str, cap: int, template: str = "") -> list[str] | None:
     """Items of the `<SUB-QUESTIONS>` list, numbered or bulleted, closing tag optional.
 
-    Items that only echo the prompt's example ("2. second sub-question") are not questions.
+    Items that only echo a placeholder ("2. second sub-question") or the prompt's own words
+    (`template`) are not questions.
     """
     opened = _OPEN.search(text)
     if not opened:
@@ -71,7 +102,7 @@ def parse_sub_questions(text: str, cap: int) -> list[str] | None:
     for line in body.splitlines():
         match = _ITEM.match(line)
         item = _clean(match.group(1)) if match else ""
-        if _PLACEHOLDER_ITEM.match(item):
+        if _PLACEHOLDER_ITEM.match(item) or echoes(item, template):
             continue
         if item and item.lower() not in (i.lower() for i in items):
             items.append(item)
@@ -98,13 +129,18 @@ def _confidence(value: str | None) -> float | None:
     return None if match is None else max(0.0, min(5.0, float(match.group())))
 
 
-def parse_finding(text: str, sources: list[int]) -> Finding | NoInformation | None:
-    """A map or collapse reply: a finding, `NO_INFO`, or None when it follows no protocol."""
+def parse_finding(
+    text: str, sources: list[int], template: str = ""
+) -> Finding | NoInformation | None:
+    """A map or collapse reply: a finding, `NO_INFO`, or None when it follows no protocol.
+
+    An answer that only repeats the prompt's own words (`template`) follows none.
+    """
     fields = _fields(text)
     answer = fields.get("answer", "")
     if _NO_INFO.search(answer) or (not answer and _NO_INFO.search(text)):
         return NO_INFO
-    if not answer:
+    if not answer or echoes(answer, template):
         return None
     return Finding(
         sources=sorted(sources),
@@ -115,11 +151,14 @@ def parse_finding(text: str, sources: list[int]) -> Finding | NoInformation | No
     )
 
 
-def parse_answer(text: str) -> str | None:
-    """The text after the answer tag, without any trailing confidence line."""
+def parse_answer(text: str, template: str = "") -> str | None:
+    """The text after the answer tag, without any trailing confidence line.
+
+    None when it is missing or only repeats the prompt's own words (`template`).
+    """
     answer = _fields(text).get("answer", "")
     answer = answer.split("\n\n")[0].strip() if "\n\n" in answer else answer
-    return answer or None
+    return None if not answer or echoes(answer, template) else answer
 
 
 def is_no_information(answer: str) -> bool:
@@ -130,7 +169,11 @@ def is_no_information(answer: str) -> bool:
     }
 
 
-def salvage_answer(text: str) -> str:
-    """Best plain-text answer from a reply that ignored the protocol: its last paragraph."""
+def salvage_answer(text: str, template: str = "") -> str:
+    """Best plain-text answer from a reply that ignored the protocol: its last paragraph.
+
+    Paragraphs that only repeat the prompt's own words (`template`) are passed over.
+    """
     paragraphs = [_clean(p) for p in re.split(r"\n\s*\n", text) if _clean(p)]
+    paragraphs = [p for p in paragraphs if not echoes(p, template)]
     return paragraphs[-1] if paragraphs else ""

@@ -11,7 +11,12 @@ from longcepo.nodes import llm, structured
 from longcepo.nodes import store as chunk_store
 from longcepo.nodes.budget import fit_history
 from longcepo.nodes.progress import emit
-from longcepo.nodes.protocols import is_no_information, parse_answer, salvage_answer
+from longcepo.nodes.protocols import (
+    is_no_information,
+    own_text,
+    parse_answer,
+    salvage_answer,
+)
 from longcepo.nodes.render import findings_text, history_text
 from longcepo.state import (
     Context,
@@ -57,8 +62,10 @@ async def reduce(state: EngineState, runtime: Runtime[Context]) -> dict[str, Any
         return {"answer": NO_INFORMATION_ANSWER, "supporting_chunks": []}
     prompt = ctx.reduce_prompt.format(findings=findings_text(findings),
                                       qa_history=history_text(history), question=question)
+    own = own_text(ctx, "reduce")
     answer, raw, usage = await llm.ask(
-        ctx, "reduce", [SystemMessage(ctx.system_prompt), HumanMessage(prompt)], parse_answer,
+        ctx, "reduce", [SystemMessage(ctx.system_prompt), HumanMessage(prompt)],
+        lambda text: parse_answer(text, own),
         max_tokens=ctx.max_output_tokens, cache=chunk_store.CallCache(store, state["run_key"]),
         metadata={"pass_index": state["pass_index"]},
         schema=structured.schema("reduce", ctx.max_output_tokens),
@@ -69,7 +76,7 @@ async def reduce(state: EngineState, runtime: Runtime[Context]) -> dict[str, Any
             answer = max(findings, key=lambda f: f["confidence"] or 0)["answer"]
             how = "the most confident finding's answer was used"
         else:
-            answer = salvage_answer(raw) or NO_INFORMATION_ANSWER
+            answer = salvage_answer(raw, own) or NO_INFORMATION_ANSWER
             how = "its last paragraph was used as the answer"
         notes.append(f"reduce (pass {state['pass_index']}): no 'Answer:' after "
                      f"{ctx.max_format_retries} re-asks; {how}")

@@ -18,8 +18,7 @@ The findings above were extracted from chunks of a long document, each with a co
 score from 0 to 5. Merge them into one finding. Keep every fact that bears on the question; \
 where the findings disagree, prefer the more confident one and say why in the rationale.
 
-Reply with exactly these four fields:
-Extracted Information: the facts that bear on the question
-Rationale: how these facts lead to an answer
-Answer: the answer the facts support, as short as possible
-Confidence Score: a whole number from 0 to 5"""
+Reply with four lines, each opening with its label: 'Extracted Information:', 'Rationale:', \
+'Answer:' and 'Confidence Score:'. After the first label, give the facts that bear on the \
+question; after the second, say how they lead to an answer; after the third, give that \
+answer in as few words as you can; after the fourth, give one whole number from 0 to 5."""

@@ -33,15 +33,11 @@ understand it and resolve what it refers to. If the passage holds nothing that h
 the question, reply with exactly:
 [NO INFORMATION]
 
-Otherwise reply with exactly these four fields:
-Extracted Information: the facts in the passage that bear on the question, quoted or closely \
-paraphrased
-Rationale: how these facts lead to an answer
-Answer: the answer this passage supports, as short as possible
-Confidence Score: a whole number from 0 to 5
-
-Calibrate the score like this: 5 means the passage states the answer outright; 3 means the \
-answer follows from the passage with one reasonable inference; 1 means the passage is only \
-loosely related; 0 means a guess. For example, if the question is "Where was the author \
-born?" and the passage says "she grew up in Lyon", the answer "Lyon" deserves a 2 or 3, not \
-a 5."""
+Otherwise reply with four lines, each opening with its label: 'Extracted Information:', \
+'Rationale:', 'Answer:' and 'Confidence Score:'. After the first label, quote or closely \
+paraphrase the facts in the passage that bear on the question; after the second, say how \
+they lead to an answer; after the third, give that answer in as few words as you can; after \
+the fourth, give one whole number from 0 to 5. Score 5 when the passage states the answer \
+outright, 3 when it follows from the passage with one reasonable inference, 1 when the \
+passage is only loosely related, and 0 for a guess. A passage that only suggests an answer \
+without stating it scores 3 at most."""

@@ -10,16 +10,12 @@ document. The agent reads the whole document chunk by chunk for every question i
 and it sees the answers to earlier questions while working on later ones.
 
 Break the question into at most {max_sub_questions} simple sub-questions, in the order they \
-should be answered. A later sub-question may build on an earlier answer ("the company named in \
-the answer to question 1"). If the question is already simple, give just one sub-question. Do \
-not answer anything.
+should be answered. A later sub-question may refer to what an earlier one will find. If the \
+question is already simple, give just one sub-question. Do not answer anything.
 
 <question>
 {question}
 </question>
 
-Write the sub-questions as a numbered list between these tags:
-<SUB-QUESTIONS>
-1. first sub-question
-2. second sub-question
-</SUB-QUESTIONS>"""
+Write each sub-question as a whole question in your own words, ending with a question mark, \
+one per line and numbered from 1, between a line <SUB-QUESTIONS> and a line </SUB-QUESTIONS>."""

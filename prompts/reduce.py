@@ -19,6 +19,6 @@ score from 0 to 5. Answer the question by weighing them: trust confident finding
 doubtful ones, and use the answered questions where the question builds on them. If the \
 question asks for a particular form of answer (a letter, a number, a short phrase), use it.
 
-Reply with exactly these two fields:
-Rationale: your reasoning, briefly
-Answer: the final answer only"""
+Reply with two lines, each opening with its label: 'Rationale:' and 'Answer:'. After the \
+first, give your reasoning briefly; after the second, give the answer to the question and \
+nothing else."""

@@ -21,23 +21,24 @@ REMINDERS = {
     ),
     "reduce": (
         "Your reply did not follow the required form. Reply again with a line starting "
-        "'Rationale:' and then a line starting 'Answer:' that holds the final answer only."
+        "'Rationale:' and then a line starting 'Answer:' that holds the answer and nothing else."
     ),
 }
 
 JSON_NOTES = {
-    "plan": 'Reply with a JSON object whose "sub_questions" lists the sub-questions.',
+    "plan": 'Reply as a JSON object: "sub_questions", the list of sub-questions.',
     "map": (
-        "Reply with a JSON object with the keys extracted_information, rationale, answer and "
-        "confidence_score; if the passage holds nothing on the question, the answer is "
-        "[NO INFORMATION]."
+        "Reply as a JSON object: extracted_information, rationale, answer, confidence_score; "
+        "the answer is [NO INFORMATION] if the passage holds nothing on the question."
     ),
     "collapse": (
-        "Reply with a JSON object with the keys extracted_information, rationale, answer and "
-        "confidence_score."
+        "Reply as a JSON object: extracted_information, rationale, answer, confidence_score."
     ),
-    "reduce": "Reply with a JSON object with the keys rationale and answer.",
+    "reduce": "Reply as a JSON object: rationale, answer.",
 }
 """Appended to a prompt whose reply is constrained to a JSON schema: the text protocol's
-field lines name the same fields, and this says which shape is wanted. Never longer than the
-longest reminder, which the window budget already reserves room for."""
+labels name the same fields, and this says which shape is wanted."""
+JSON_AGAIN = "Again, and only that: "
+"""Opens the note on a re-ask, so the request changes (the same one would meet the call cache
+or, at temperature 0, the same reply). Note and opening together are never longer than the
+longest reminder, which the window budget already keeps room for."""

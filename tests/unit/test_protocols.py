@@ -94,3 +94,55 @@ def test_question_and_salvage():
     assert parse_question("The question is:") is None
     assert salvage_answer("Some reasoning.\n\nThe answer is 4.") == "The answer is 4."
     assert is_no_information("No information.") and not is_no_information("Oslo")
+
+
+OLD_MAP_LINES = ("Answer: the answer this passage supports, as short as possible\n"
+                 "Confidence Score: a whole number from 0 to 5")
+
+
+@pytest.mark.parametrize("stage", ["map", "collapse"])
+def test_a_finding_that_echoes_the_prompt_is_no_finding(stage):
+    from longcepo.nodes.protocols import own_text
+    from longcepo.state import Context
+
+    own = own_text(Context(), stage) + "\n" + OLD_MAP_LINES
+    echoed = ("Extracted Information: the facts in the passage\nRationale: x\n"
+              "Answer: the answer this passage supports\nConfidence Score: 5")
+    assert parse_finding(echoed, [1], own) is None
+    assert parse_finding("Answer: ...\nConfidence Score: 5", [1], own) is None
+    assert parse_finding("Answer: in as few words as you can", [1], own_text(Context(), stage)) is None
+    kept = parse_finding("Answer: Vellmar, the passage supports it\nConfidence Score: 4", [1], own)
+    assert kept not in (None, NO_INFO) and kept["answer"].startswith("Vellmar")
+    # a two-word answer that happens to be in the prompt is still an answer
+    assert parse_finding("Answer: the passage\nConfidence Score: 1", [1], own) not in (None, NO_INFO)
+
+
+def test_sub_questions_and_answers_that_echo_the_prompt_are_rejected():
+    from longcepo.nodes.protocols import own_text
+    from longcepo.state import Context
+
+    plan = own_text(Context(), "plan")
+    text = ("<SUB-QUESTIONS>\n1. a whole question in your own words\n2. ...\n"
+            "3. Who designed the Greyholm Dam?\n</SUB-QUESTIONS>")
+    assert parse_sub_questions(text, cap=6, template=plan) == ["Who designed the Greyholm Dam?"]
+    assert parse_sub_questions("<SUB-QUESTIONS>\n1. simple sub-questions\n", cap=6,
+                               template=plan) is None
+    reduce = own_text(Context(), "reduce")
+    assert parse_answer("Rationale: x\nAnswer: the answer to the question and nothing else",
+                        reduce) is None
+    assert parse_answer("Rationale: x\nAnswer: Vellmar", reduce) == "Vellmar"
+    assert salvage_answer("Vellmar\n\ngive your reasoning briefly", reduce) == "Vellmar"
+
+
+def test_prompts_hold_no_example_answer_or_placeholder_to_copy():
+    """Nothing quoted, no list placeholder: what a small model copies is then its own."""
+    import re
+
+    from longcepo.state import PROMPT_FIELDS, Context
+
+    ctx = Context()
+    for name in PROMPT_FIELDS:
+        text = getattr(ctx, name)
+        assert not re.findall(r'"[^"]{3,}"', text), name
+        assert "sub-question\n" not in text and "Lyon" not in text, name
+        assert not re.search(r"^\s*\d+\.\s", text, re.M), f"{name} shows a numbered item"
