@@ -1,7 +1,9 @@
 """OpenAI-compatible routes: `POST /v1/chat/completions` and `GET /v1/models`.
 
-A drop-in for clients of the reference's proxy: model `longcepo-<base model>` with one user
-message `{context}<CONTEXT_END>{query}` runs the graph against `<base model>` upstream.
+A drop-in for clients of the reference's proxy: model `longcepo-<base model>` (or the plain
+base model with `optillm_approach: longcepo` in the body, as optillm's clients send it) with
+one user message `{context}<CONTEXT_END>{query}` runs the graph against `<base model>`
+upstream.
 Header `X-Thread-Id` names the run's thread: sending the request again on it resumes an
 interrupted run, on any replica that shares the database.
 """
@@ -23,6 +25,7 @@ from longcepo.nodes.errors import InputError, LongcepoError
 from longcepo.runtime.runs import check_request, stream_run
 from longcepo.server.guards import RequestRejected, Scope, error_payload
 from longcepo.server.openai_wire import (
+    APPROACH,
     MODEL_PREFIX,
     ChatRequest,
     Narrator,
@@ -57,9 +60,13 @@ def parse_chat(settings: ServerSettings, raw: bytes) -> tuple[ChatRequest, Conte
     except ValidationError as exc:
         problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise RequestRejected(400, f"bad chat request: {problem}") from None
-    if not request.model.startswith(MODEL_PREFIX) or not request.base_model():
+    if request.optillm_approach not in (None, APPROACH):
+        raise RequestRejected(400, f"optillm_approach {request.optillm_approach!r} is not served "
+                                   f"here; send '{APPROACH}' or leave it out")
+    if not request.base_model():
         raise RequestRejected(404, f"model {request.model!r} is not served here; ask for "
-                                   f"'{MODEL_PREFIX}<base model>' (see GET /v1/models)",
+                                   f"'{MODEL_PREFIX}<base model>' (see GET /v1/models), or send "
+                                   f"the plain model with optillm_approach '{APPROACH}'",
                               "model_not_found")
     if settings.served_models and request.base_model() not in settings.served_models:
         raise RequestRejected(404, f"base model {request.base_model()!r} is not offered; "

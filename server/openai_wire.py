@@ -14,6 +14,8 @@ from longcepo.state import STAGES, ProgressEvent
 from pydantic import BaseModel, ConfigDict, Field
 
 MODEL_PREFIX = "longcepo-"
+APPROACH = "longcepo"
+"""What optillm's clients name in `extra_body={"optillm_approach": ...}` with a plain model."""
 
 
 class ChatMessage(BaseModel):
@@ -56,10 +58,17 @@ class ChatRequest(BaseModel):
     seed: int | None = None
     delimiter: str | None = Field(default=None, min_length=1)
     n: int | None = Field(default=None, ge=1, le=1)
+    optillm_approach: str | None = None
 
     def base_model(self) -> str:
-        """The upstream model: the name after `longcepo-`."""
-        return self.model[len(MODEL_PREFIX):]
+        """The upstream model: the name after `longcepo-`, or the plain name sent with it.
+
+        optillm's clients send `optillm_approach: longcepo` and the plain model name; "" when
+        the request names neither.
+        """
+        if self.model.startswith(MODEL_PREFIX):
+            return self.model[len(MODEL_PREFIX):]
+        return self.model if self.optillm_approach == APPROACH else ""
 
     def user_text(self) -> str:
         """The last user message's text."""

@@ -123,3 +123,35 @@ def test_bad_json_is_a_400_not_a_500(server, double):
                        headers={"Content-Type": "application/json"})
     assert reply.status_code == 400 and "not valid JSON" in reply.json()["error"]["message"]
     assert double.log == []
+
+
+OPTILLM = {"optillm_approach": "longcepo"}
+
+
+def test_optillm_clients_name_the_approach_with_a_plain_model(client, double, task):
+    """optillm's clients send the approach in the body and the upstream model as it is."""
+    reply = client.chat.completions.create(
+        model="llm-double", extra_body=OPTILLM, temperature=0.3, top_p=0.9,
+        messages=[{"role": "system", "content": "Answer briefly."}, *message(task)])
+    assert reply.choices[0].message.content == task.task.gold and reply.model == "llm-double"
+    upstream = [e for e in double.log if e["outcome"] == "ok"]
+    assert upstream and {e["model"] for e in upstream} == {"llm-double"}
+    assert {e["temperature"] for e in upstream if e["stage"] == "map"} == {0.3}
+    assert reply.usage.prompt_tokens == sum(e["prompt_tokens"] for e in upstream)
+    double.reset()
+    with client.chat.completions.create(model="llm-double", extra_body=OPTILLM,
+                                        messages=message(task), stream=True) as stream:
+        content = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert content.strip() == task.task.gold
+
+
+@pytest.mark.parametrize("model, body, status, words", [
+    ("llm-double", {"optillm_approach": "moa"}, 400, "'longcepo' or leave it out"),
+    ("llm-double", {}, 404, "optillm_approach 'longcepo'"),
+])
+def test_other_approaches_and_bare_models_are_refused(client, double, model, body, status, words):
+    with pytest.raises(openai.APIStatusError) as raised:
+        client.chat.completions.create(model=model, extra_body=body,
+                                       messages=[{"role": "user", "content": "a<CONTEXT_END>q?"}])
+    assert raised.value.status_code == status and words in raised.value.message
+    assert double.log == []
