@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from dataclasses import MISSING, fields, replace
+from dataclasses import MISSING, Field, fields, replace
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ EXAMPLES = """examples:
   longcepo eval --dataset ../shared/data/hotpotqa_long_16k.jsonl.gz --strategy all --runs 5 \\
       --base-url http://127.0.0.1:8000/v1 --model llama-3.3-70b --out eval/hotpotqa
   longcepo eval --dataset musique.jsonl.gz --strategy longcepo --set use_plan=false  (ablation)
+  longcepo eval --dataset musique.jsonl.gz --strategy longcepo \\
+      --set structured_output=on --set structured_output=off  (JSON replies against text)
   longcepo eval --dataset hotpotqa.jsonl.gz --strategy all --limit 5 --trim-tokens 4000
   longcepo eval --dataset hotpotqa.jsonl.gz --strategy all --limit 5 --trim-tokens 4000 \
       --model local --window 2048 --chunk-size 1024   (the bundled model, offline)
@@ -63,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="full_context: cut the context in the middle to fit N tokens")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         dest="overrides", help="ablation: set a Context field, e.g. "
-                        "use_plan=false, num_neighbor_summaries=0; labelled in every output")
+                        "use_plan=false, num_neighbor_summaries=0; labelled in every output; "
+                        "a field set twice runs one variant per value")
     parser.add_argument("--judge-model", help="also score short answers with this LLM judge")
     parser.add_argument("--judge-base-url", help="judge endpoint (default: --base-url)")
     parser.add_argument("--judge-api-key", help="judge API key (default: --api-key)")
@@ -86,22 +90,37 @@ def parse_value(text: str) -> Any:
     return text
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """`--set FIELD=VALUE` pairs, checked against the `Context` fields and their types."""
+def _override(pair: str, known: dict[str, Field[Any]]) -> tuple[str, Any]:
+    """One `FIELD=VALUE`, checked against the field's type and its choices."""
+    name, sep, raw = pair.partition("=")
+    name = name.strip()
+    if not sep or name not in known or name in NOT_SETTABLE:
+        allowed = ", ".join(n for n in known if n not in NOT_SETTABLE)
+        raise CliError(f"--set {pair!r}: expected FIELD=VALUE with FIELD one of: {allowed}")
+    default, choices = known[name].default, known[name].metadata.get("choices")
+    value = raw.strip() if isinstance(default, str) else parse_value(raw)
+    if choices and value not in choices:
+        raise CliError(f"--set {name}: expected one of {', '.join(choices)}, got {raw!r}")
+    if (default is not MISSING and default is not None and value is not None
+            and isinstance(default, bool) != isinstance(value, bool)):
+        raise CliError(f"--set {name}: expected {type(default).__name__}, got {raw!r}")
+    return name, float(value) if isinstance(default, float) and isinstance(value, int) else value
+
+
+def parse_overrides(pairs: list[str]) -> list[dict[str, Any]]:
+    """`--set FIELD=VALUE` pairs as the variants to run, each a dict of settings.
+
+    A field set more than once gives one variant per value (`--set structured_output=on --set
+    structured_output=off` compares the two in one command); several such fields, every
+    combination.
+    """
     known = {f.name: f for f in fields(Context)}
-    out: dict[str, Any] = {}
+    values: dict[str, list[Any]] = {}
     for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        name = name.strip()
-        if not sep or name not in known or name in NOT_SETTABLE:
-            allowed = ", ".join(n for n in known if n not in NOT_SETTABLE)
-            raise CliError(f"--set {pair!r}: expected FIELD=VALUE with FIELD one of: {allowed}")
-        value, default = parse_value(raw), known[name].default
-        if (default is not MISSING and default is not None and value is not None
-                and isinstance(default, bool) != isinstance(value, bool)):
-            raise CliError(f"--set {name}: expected {type(default).__name__}, got {raw!r}")
-        out[name] = float(value) if isinstance(default, float) and isinstance(value, int) else value
-    return out
+        name, value = _override(pair, known)
+        if value not in values.setdefault(name, []):
+            values[name].append(value)
+    return [dict(zip(values, combo, strict=True)) for combo in product(*values.values())]
 
 
 def strategies(raw: list[str]) -> list[str]:
@@ -141,8 +160,10 @@ def _run(args: argparse.Namespace) -> tuple[ResultStore, int]:
     samples = [i.context for i in items[:SAMPLE_ITEMS]]
     with local_endpoint(args, samples, say) as (defaults, forced):
         ctx = context_from_args(args, defaults, **forced)
-        base, overrides = split_ablations(ctx, parse_overrides(args.overrides))
-        variants = [Variant(s, tuple(sorted(overrides.items()))) for s in names]
+        combos = [split_ablations(ctx, c) for c in parse_overrides(args.overrides)]
+        base = combos[0][0]
+        variants = [Variant(s, tuple(sorted(overrides.items())))
+                    for _, overrides in combos for s in names]
         for variant in variants:
             variant.context(base, 0)  # refuse a bad ablation before any call
         judge_ctx = (judge_context(base, args.judge_model, args.judge_base_url,

@@ -117,6 +117,7 @@ def diagnose(records: Iterable[dict[str, Any]]) -> dict[str, int]:
         for counts in (r.get("usage") or {}).values():
             out["format re-asks"] += counts.get("format_retries", 0)
             out["failed HTTP attempts"] += counts.get("failed_calls", 0)
+            out["calls answered as JSON under a schema"] += counts.get("structured_calls", 0)
         fallbacks: set[str] = set()
         for note in r.get("notes") or []:
             stage = _STAGE.match(note)

@@ -161,3 +161,30 @@ def test_bad_options_exit_2_with_one_line(llm_double, data, tmp_path, capsys, ar
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert llm_double.log == []
+
+
+def test_json_replies_and_text_protocols_compare_in_one_command(llm_double, data, tmp_path):
+    multihop, _ = data
+    out = tmp_path / "out"
+    assert run_eval(llm_double, out, "--dataset", str(multihop), "--strategy", "longcepo",
+                    "--set", "structured_output=on", "--set", "structured_output=off") == 0
+    rows = by_variant(records(out), "multihop")
+    assert set(rows) == {"longcepo[structured_output=on]", "longcepo[structured_output=off]"}
+    structured = [sum(u.get("structured_calls", 0) for u in r["usage"].values())
+                  for r in rows["longcepo[structured_output=on]"]]
+    text = [sum(u.get("structured_calls", 0) for u in r["usage"].values())
+            for r in rows["longcepo[structured_output=off]"]]
+    assert all(n > 0 for n in structured) and text == [0, 0]
+    assert all(r["scores"]["f1"] == 1.0 for v in rows.values() for r in v)
+    assert json.loads((out / "settings.json").read_text())["structured_output"] == "auto"
+    summary = (out / "summary.md").read_text()
+    assert "| multihop | longcepo[structured_output=off] |" in summary
+    assert "calls answered as JSON under a schema" in summary
+
+
+def test_a_setting_with_choices_is_checked(llm_double, data, tmp_path, capsys):
+    multihop, _ = data
+    code = run_eval(llm_double, tmp_path / "out", "--dataset", str(multihop), "--strategy",
+                    "longcepo", "--set", "structured_output=maybe")
+    err = capsys.readouterr().err
+    assert code == 2 and "expected one of auto, on, off" in err and llm_double.log == []
