@@ -68,6 +68,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         dest="models",
         help="accepted model name (repeatable); default: any",
     )
+    p.add_argument(
+        "--response-formats",
+        default="json_schema,json_object",
+        help="response_format types answered as JSON, comma-separated ('' for none: refused)",
+    )
+    p.add_argument("--refusal-status", type=int, default=400,
+                   help="HTTP status of a refused response_format (llama.cpp: 500)")
     p.add_argument("--api-key", help="require this bearer key")
     p.add_argument("--log", dest="log_path", help="JSONL request log path")
     p.add_argument(
@@ -97,6 +104,8 @@ def config_from_args(args: argparse.Namespace) -> DoubleConfig:
         "exact_tokens": not args.approx_tokens,
         "fault_rates": dict(args.fault_rate),
         "faults": list(args.fault),
+        "response_formats": [f.strip() for f in args.response_formats.split(",") if f.strip()],
+        "refusal_status": args.refusal_status,
     }
     if args.fault_sequence:
         settings["fault_sequence"] = [
