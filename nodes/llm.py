@@ -381,14 +381,14 @@ async def ask(
     raw text so the caller can fall back on it. Callers outside the pipeline's stages pass
     their own `temperature` and `reminder`. With a `schema` (and `structured_output` not
     off) the reply is asked as JSON where the endpoint takes it and read back into the
-    stage's text protocol, so `parse` judges both; a re-ask then changes seed and
-    temperature, not the prompt.
+    stage's text protocol, so `parse` judges both; a re-ask then opens the JSON note with
+    `JSON_AGAIN` instead of appending the text protocol's reminder.
     """
     total = Usage(stage)
     request = list(messages)
     text = ""
     kw: dict[str, Any] = {"max_tokens": max_tokens, "cache": cache, "metadata": metadata,
-          "temperature": temperature}
+                          "temperature": temperature}
     for attempt in range(ctx.max_format_retries + 1):
         reply: str | None = None
         if schema is not None and structured.wanted(ctx, stage):
