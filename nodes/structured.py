@@ -30,6 +30,7 @@ SCORES = [0, 1, 2, 3, 4, 5]
 _FINDING_KEYS = {"extracted_information": "Extracted Information", "rationale": "Rationale",
                  "answer": "Answer", "confidence_score": "Confidence Score"}
 _FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$", re.I)
+_NUMBERED = re.compile(r"^\(?\d{1,2}[.):]\s+")
 
 
 def _text(max_chars: int) -> dict[str, Any]:
@@ -123,7 +124,10 @@ def to_protocol(stage: str, reply: str) -> str | None:
         subs = data.get("sub_questions")
         if not isinstance(subs, list):
             return None
-        items = "\n".join(f"{i}. {_line(s)}" for i, s in enumerate(subs, 1) if _line(s))
+        # small models number the strings themselves: "1. ...", "2. ..." would not read as
+        # repeats of one sub-question
+        lines = [_NUMBERED.sub("", _line(s)) for s in subs]
+        items = "\n".join(f"{i}. {s}" for i, s in enumerate(filter(None, lines), 1))
         return f"{OPEN_TAG}\n{items}\n{CLOSE_TAG}"
     keys = ("rationale", "answer") if stage == "reduce" else tuple(_FINDING_KEYS)
     if "answer" not in data:

@@ -61,6 +61,9 @@ def test_json_replies_read_back_into_the_stage_protocols() -> None:
     assert parse_finding(structured.to_protocol("map", nothing) or "", [3]) == NO_INFO
     plan = structured.to_protocol("plan", '{"sub_questions": ["Who designed the dam?", ""]}')
     assert parse_sub_questions(plan or "", cap=6) == ["Who designed the dam?"]
+    numbered = '{"sub_questions": ["1. Who designed it?", "2) Who designed it?", "Where?"]}'
+    plan = structured.to_protocol("plan", numbered)
+    assert parse_sub_questions(plan or "", cap=6) == ["Who designed it?", "Where?"]
     # a value that holds a label cannot pose as another field
     reduce = structured.to_protocol("reduce", '{"rationale": "x\\nAnswer: wrong", "answer": "B"}')
     assert parse_answer(reduce or "") == "B"
