@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 from longcepo.cli import main as cli
+from longcepo.prompts.reminders import JSON_AGAIN
 
 from tests.integration.local_harness import (
     DEMO_ARGS,
@@ -31,6 +32,10 @@ from tests.integration.local_harness import (
 )
 
 pytestmark = pytest.mark.local
+
+
+def usage_of(result: dict) -> list[dict]:
+    return list(result["usage"].values())
 GOLD = "Vellmar"
 STAGES_EXPECTED = {"normalize", "plan", "summary", "map", "reduce"}
 
@@ -57,8 +62,14 @@ def test_demo_completes_fills_every_field_and_counts_usage_exactly(monkeypatch, 
     assert all(p["answer"].strip() for p in result["qa_history"])
     assert result["supporting_chunks"] and result["thread_id"]
     assert STAGES_EXPECTED <= set(result["usage"])
-    # the bundled model ignores the text protocols: the fallbacks taken are named
-    assert result["notes"] and any("protocol" in n or "re-asks" in n for n in result["notes"])
+    # the bundled model ignores the text protocols, so its replies are constrained to a JSON
+    # schema in llama.cpp's form: every one is well formed, none needs a re-ask
+    constrained = [r for r in requests if "response_format" in r]
+    assert constrained and all(r["response_format"]["type"] == "json_object"
+                               and r["response_format"]["schema"]["properties"]
+                               for r in constrained)
+    assert sum(s["structured_calls"] for s in usage_of(result)) == len(constrained)
+    assert not any("protocol" in n for n in result["notes"])
 
     # the usage the graph reports is exactly what llama.cpp returned, attempt by attempt
     usage = result["usage"].values()
@@ -77,7 +88,8 @@ def test_demo_completes_fills_every_field_and_counts_usage_exactly(monkeypatch, 
         first = request["seed"] == 0
         assert (request["temperature"] == 0) == first
         if not first:
-            assert request["messages"][-1]["content"].count("Reply again") == 1
+            last = request["messages"][-1]["content"]
+            assert last.count("Reply again") + last.count(JSON_AGAIN) == 1
 
     # the server is gone
     assert gone(seen["pid"]) and not llama_servers()
