@@ -29,6 +29,7 @@ _ITEM = re.compile(r"^\s*(?:\(?\d{1,2}[.):]|[-*\u2022])\s+(.+?)\s*$")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # "1. first sub-question" was once the prompt's own example; small models copy and continue it
 _PLACEHOLDER_ITEM = re.compile(r"^\W*(?:\w+[\s-]+)?sub[\s_-]?questions?\W*$", re.I)
+_ITEM_LABEL = re.compile(r"^(?:\w+[\s-]+)?sub[\s_-]?question\s*\d*\s*[:.)-]\s*", re.I)
 _WORD = re.compile(r"[^\W_]+")
 ECHO_WORDS = 3
 """A reply value of this many words or more found word for word in the prompt's own text (not
@@ -101,7 +102,7 @@ def parse_sub_questions(text: str, cap: int, template: str = "") -> list[str] | 
     items: list[str] = []
     for line in body.splitlines():
         match = _ITEM.match(line)
-        item = _clean(match.group(1)) if match else ""
+        item = _ITEM_LABEL.sub("", _clean(match.group(1))) if match else ""
         if _PLACEHOLDER_ITEM.match(item) or echoes(item, template):
             continue
         if item and item.lower() not in (i.lower() for i in items):

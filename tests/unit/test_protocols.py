@@ -146,3 +146,9 @@ def test_prompts_hold_no_example_answer_or_placeholder_to_copy():
         assert not re.findall(r'"[^"]{3,}"', text), name
         assert "sub-question\n" not in text and "Lyon" not in text, name
         assert not re.search(r"^\s*\d+\.\s", text, re.M), f"{name} shows a numbered item"
+
+
+def test_sub_question_labels_copied_from_a_placeholder_are_stripped():
+    text = ("<SUB-QUESTIONS>\n1. First sub-question: Who designed the dam?\n"
+            "2. sub-question 2: Where was he born?\n</SUB-QUESTIONS>")
+    assert parse_sub_questions(text, cap=6) == ["Who designed the dam?", "Where was he born?"]
