@@ -71,3 +71,21 @@ def test_copies_of_prompt_text_are_counted():
     assert counts["answers copying the format line"] == 1
     assert counts["sub-questions copying prompt text"] == 1
     assert counts["sub-answers copying prompt text"] == 0
+
+
+def test_reply_form_counts_a_demo_result():
+    from bench.reply_form import reply_form
+
+    result = {"answer": "The answer is Lyon.", "sub_questions": ["first sub-question"],
+              "qa_history": [{"question": "q", "answer": "x"}],
+              "notes": ["reduce (pass 1): no 'Answer:' after 1 re-asks; ..."],
+              "usage": {"plan": {"calls": 2, "format_retries": 1},
+                        "map": {"calls": 5, "failed_calls": 1, "format_retries": 1,
+                                "protocol_fallbacks": 1, "structured_calls": 3},
+                        "reduce": {"calls": 2, "format_retries": 1}}}
+    counts = reply_form(result)
+    assert counts["well-formed plan/map/collapse/reduce replies"] == "3/8"
+    assert counts["calls"] == 9 and counts["format re-asks"] == 3
+    assert counts["calls answered under a schema"] == 3
+    assert counts["answers quoting a prompt's example"] == 1
+    assert counts["sub-questions copying a placeholder or prompt text"] == 1
