@@ -46,8 +46,9 @@ def kind_of(content_type: str, url: str) -> str | None:
 
 
 def fetch(url: str, limit: int = MAX_INPUT_BYTES,
-          timeout: httpx.Timeout = TIMEOUT) -> tuple[bytes, str | None]:
+          timeout: httpx.Timeout | None = None) -> tuple[bytes, str | None]:
     """(body, reader kind or None) of `url`; a body over `limit` is refused as it streams."""
+    timeout = timeout or TIMEOUT
     try:
         with (httpx.Client(timeout=timeout, follow_redirects=True,
                            max_redirects=MAX_REDIRECTS) as client,

@@ -11,7 +11,8 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-from longcepo.documents.limits import MAX_UNPACKED_BYTES, mib
+from longcepo.documents import limits
+from longcepo.documents.limits import mib
 from longcepo.documents.parsed import Parsed
 from longcepo.nodes.errors import InputError
 
@@ -19,8 +20,13 @@ MAIN_PART = "word/document.xml"
 CELL_SEPARATOR = " | "
 
 
-def check_archive(data: bytes, name: str, limit: int = MAX_UNPACKED_BYTES) -> zipfile.ZipFile:
-    """The zip archive in `data` if it is a Word file that unpacks within `limit`."""
+def check_archive(data: bytes, name: str, limit: int | None = None) -> zipfile.ZipFile:
+    """The zip archive in `data` if it is a Word file that unpacks within `limit`.
+
+    The sizes checked are those the archive declares; Python's zipfile never unpacks a
+    member past its declared size, so a lying archive fails its CRC instead.
+    """
+    limit = limits.MAX_UNPACKED_BYTES if limit is None else limit
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
