@@ -24,6 +24,7 @@ from longcepo.nodes.errors import InputError
 from llm_double import LLMDouble
 from llm_double.files import build_docx, build_html, build_pdf
 from llm_double.grammar import chain_question, fact_sentence
+from tests.integration.servers import start_serve
 
 ENTITY, MIDDLE, GOLD = "Ilvana Varga", "Teodric Quillan", "Vellmark"
 QUESTION = chain_question(["mentor", "hometown"], ENTITY)
@@ -181,3 +182,27 @@ def test_cli_url_failures_exit_with_one_line(site, tmp_path, capsys, monkeypatch
     err = capsys.readouterr().err
     assert status == code and message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_langserve_takes_documents_with_pages_and_cites_them(double, tmp_path):
+    """A client reads the PDF with the shared reader; the served run cites its pages."""
+    served = start_serve(tmp_path, "--base-url", double.base_url, "--api-key", "test",
+                         "--model", "llm-double", "--state-dir", str(tmp_path / "state"),
+                         "--chunk-size", "1024", "--window", "4096", "--max-output-tokens",
+                         "256", "--retries", "0")
+    try:
+        docs = read_documents([("lease.pdf", pdf({4: FIRST, 11: SECOND}, pages=14))])
+        reply = httpx.post(f"{served.url}/longcepo/invoke", timeout=120,
+                           json={"input": {"context": docs, "query": QUESTION}})
+        assert reply.status_code == 200, reply.text
+        output = reply.json()["output"]
+        assert output["answer"].strip() == GOLD
+        spans = cited_pages(output, "lease.pdf")
+        assert any(a <= 4 <= b for a, b in spans) and any(a <= 11 <= b for a, b in spans)
+
+        bad = [{**docs[0], "page_starts": [5, 1]}]
+        reply = httpx.post(f"{served.url}/longcepo/invoke", timeout=30,
+                           json={"input": {"context": bad, "query": QUESTION}})
+        assert reply.status_code == 400 and "page_starts must be ascending" in reply.text
+    finally:
+        served.stop()
