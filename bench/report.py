@@ -240,8 +240,8 @@ def write_summary() -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     parts = ["# longcepo benchmarks", "",
              "Measurements, not assertions: `make bench` (or `python -m bench.run [--only "
-             "cost,walltime,overhead,scale,chunking,documents]`) rewrites the JSON files next to this "
-             "summary. The LLM is the double (`llm_double`) over real HTTP. Each JSON file "
+             "cost,walltime,overhead,scale,chunking,documents]`) rewrites the JSON files next "
+             "to this summary. The LLM is the double (`llm_double`) over real HTTP. Each JSON file "
              "records the machine, its load and the package versions.", ""]
     env = None
     sections = (("cost", cost_section), ("walltime", walltime_section),
