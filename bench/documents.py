@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from longcepo.documents import read_documents
@@ -58,8 +59,9 @@ def run(repeats: int = 2) -> dict[str, Any]:
     enc = get_encoding()
     rows = []
     for kind, (name, data) in files.items():
-        seconds, (doc,) = _time(lambda n=name, d=data: read_documents([(n, d)]), repeats)
-        chunk_s, spans = _time(lambda t=doc["text"]: chunk_spans(t, enc, CHUNK_SIZE), 1)
+        source = (name, data)
+        seconds, (doc,) = _time(partial(read_documents, [source]), repeats)
+        chunk_s, spans = _time(partial(chunk_spans, doc["text"], enc, CHUNK_SIZE), 1)
         tokens = sum(s.tokens for s in spans)
         rows.append({"format": kind, "bytes": len(data), "pages": PAGES,
                      "chars": len(doc["text"]), "tokens": tokens, "chunks": len(spans),
