@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from longcepo.nodes.errors import InputError
+
 PAGE_SEPARATOR = "\n\n"
 """Between pages: a blank line, so the chunker prefers to cut at a page end."""
 
@@ -29,3 +31,9 @@ def join_pages(pages: list[str]) -> Parsed:
         parts.append(page)
         at += len(page)
     return Parsed("".join(parts), starts)
+
+
+def missing_library(exc: ImportError, package: str, what: str) -> InputError:
+    """The one-line error for a reader library left out of the install (say, by --no-deps)."""
+    return InputError(f"reading {what} needs the {package} package ({exc.name} is missing); "
+                      f"pip install '{package}' or reinstall longcepo with its dependencies")

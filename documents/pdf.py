@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from longcepo.documents.parsed import Parsed, join_pages
+from longcepo.documents.parsed import Parsed, join_pages, missing_library
 from longcepo.nodes.errors import InputError
 
 if TYPE_CHECKING:
@@ -50,8 +50,11 @@ def drop_running_lines(pages: list[str]) -> list[str]:
 
 
 def _open(data: bytes, name: str, password: str | None) -> PdfReader:
-    import pypdf
-    from pypdf.errors import DependencyError
+    try:
+        import pypdf
+        from pypdf.errors import DependencyError
+    except ImportError as exc:
+        raise missing_library(exc, "pypdf", "PDF") from None
 
     if b"%%EOF" not in data[-2048:]:
         raise InputError(f"{name} is a truncated PDF (no end-of-file marker); download or "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from longcepo.documents.parsed import Parsed
+from longcepo.documents.parsed import Parsed, missing_library
 from longcepo.nodes.errors import InputError
 
 DROPPED = ("script", "style", "noscript", "template", "iframe", "svg", "canvas", "nav",
@@ -46,7 +46,10 @@ def _drop_chrome(soup: Any) -> None:
 
 def html_text(data: bytes | str) -> tuple[str, str | None]:
     """(main text, title) of an HTML page; the text is empty when nothing is left."""
-    from bs4 import BeautifulSoup
+    try:
+        from bs4 import BeautifulSoup
+    except ImportError as exc:
+        raise missing_library(exc, "beautifulsoup4", "HTML") from None
 
     soup = BeautifulSoup(data, "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else None

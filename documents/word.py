@@ -13,7 +13,7 @@ from typing import Any
 
 from longcepo.documents import limits
 from longcepo.documents.limits import mib
-from longcepo.documents.parsed import Parsed
+from longcepo.documents.parsed import Parsed, missing_library
 from longcepo.nodes.errors import InputError
 
 MAIN_PART = "word/document.xml"
@@ -57,8 +57,11 @@ def _rows(table: Any) -> Iterator[str]:
 
 def read_docx(data: bytes, name: str) -> Parsed:
     """The document's body text: a line per paragraph, a line per table row (cells with |)."""
-    import docx
-    from docx.table import Table
+    try:
+        import docx
+        from docx.table import Table
+    except ImportError as exc:
+        raise missing_library(exc, "python-docx", "Word files") from None
 
     check_archive(data, name)
     try:

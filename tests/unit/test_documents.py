@@ -7,6 +7,7 @@ files by python-docx, HTML as text.
 from __future__ import annotations
 
 import io
+import sys
 import zipfile
 
 import pypdf
@@ -219,3 +220,9 @@ def test_page_starts_are_checked_and_keyed():
             as_documents([{"id": "a", "text": text, "page_starts": bad}])
     assert document_key(text, "cl100k_base", 512) != document_key(text, "cl100k_base", 512,
                                                                    [0, 10])
+
+
+def test_a_missing_reader_library_is_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pypdf", None)  # import pypdf now raises ImportError
+    with pytest.raises(InputError, match="reading PDF needs the pypdf package"):
+        read_one(build_pdf(PAGES), "report.pdf")
