@@ -94,6 +94,11 @@ def read_source(source: Source, index: int = 0, *, password: str | None = None,
             for path in expand(Path(raw))]
 
 
+def _is_named_bytes(source: object) -> bool:
+    return (isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], str)
+            and isinstance(source[1], bytes))
+
+
 def read_documents(sources: Iterable[Source], *, password: str | None = None,
                    max_bytes: int = MAX_INPUT_BYTES,
                    stdin: BinaryIO | None = None) -> list[Document]:
@@ -104,7 +109,8 @@ def read_documents(sources: Iterable[Source], *, password: str | None = None,
     content. `password` opens encrypted PDFs. Problems raise `InputError` (one line naming
     the fix), a failed fetch `FetchError`.
     """
-    items = [sources] if isinstance(sources, str | bytes | tuple | os.PathLike) else sources
+    single = isinstance(sources, str | bytes | os.PathLike) or _is_named_bytes(sources)
+    items: Iterable[Source] = [sources] if single else sources  # type: ignore[list-item]
     out: list[Document] = []
     for index, source in enumerate(items):
         out.extend(read_source(source, index, password=password, max_bytes=max_bytes,

@@ -21,8 +21,9 @@ CLAIMED = {".pdf": "PDF", ".docx": "Word (.docx)"}
 def sniff(data: bytes) -> Kind:
     """The format `data` is in: PDF, a zip archive (Word or other), HTML, text, or binary."""
     head = data[:4096]
-    if b"%PDF-" in head[:1024]:
-        return "pdf"
+    if head.lstrip().startswith(b"%PDF-") or (b"%PDF-" in head[:1024]
+                                              and b"%%EOF" in data[-2048:]):
+        return "pdf"  # readers accept junk before the header; text that names it is not a PDF
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "zip"
     if not head.startswith(BOMS[1:]) and b"\x00" in data[:8192]:

@@ -226,3 +226,17 @@ def test_a_missing_reader_library_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "pypdf", None)  # import pypdf now raises ImportError
     with pytest.raises(InputError, match="reading PDF needs the pypdf package"):
         read_one(build_pdf(PAGES), "report.pdf")
+
+
+def test_text_that_names_the_pdf_header_is_still_text():
+    doc = read_one(b"Notes on formats.\nA PDF file starts with %PDF-1.7 and ends with a trailer.")
+    assert doc["metadata"]["format"] == "text" and "page_starts" not in doc
+
+
+def test_one_source_or_a_tuple_of_paths(tmp_path):
+    for name in ("a.md", "b.md"):
+        (tmp_path / name).write_text(f"Text of {name}.")
+    paths = (str(tmp_path / "a.md"), str(tmp_path / "b.md"))
+    assert [d["text"] for d in read_documents(paths)] == ["Text of a.md.", "Text of b.md."]
+    assert [d["id"] for d in read_documents(paths[0])] == [paths[0]]
+    assert [d["id"] for d in read_documents(("x.txt", b"bytes"))] == ["x.txt"]
