@@ -99,6 +99,18 @@ async def run(args: argparse.Namespace, ctx: Context, documents: list[Document] 
     return {**output_of(final.values), "thread_id": thread_id}
 
 
+def describe(doc: Document) -> str:
+    """What was read: 'pdf, 40 pages, 61,204 characters'."""
+    meta = doc.get("metadata") or {}
+    parts = [str(meta.get("format", "text"))]
+    if meta.get("pages"):
+        parts.append(f"{meta['pages']} pages")
+    parts.append(f"{len(doc['text']):,} characters")
+    if meta.get("title"):
+        parts.append(f"title {meta['title']!r}")
+    return ", ".join(parts)
+
+
 def source_line(chunk: dict[str, Any]) -> str:
     """Where a supporting chunk sits: 'contract.pdf p. 17–18, chars 51200-59016'."""
     where = f"chars {chunk['start']}-{chunk['end']}"
@@ -158,6 +170,9 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 if args.context_file.count("-") > 1:
                     raise CliError("--context-file - (stdin) can be given once")
                 documents = read_documents(args.context_file, password=args.pdf_password)
+                if args.verbose:
+                    for doc in documents:
+                        progress.say(f"read {doc['id']}: {describe(doc)}")
                 cli_saved_options.save(args)
             texts = [d["text"] for d in documents or []]
             with local_endpoint(args, texts, progress.say) as (defaults, forced):
