@@ -46,8 +46,11 @@ def kind_of(content_type: str, url: str) -> str | None:
 
 
 def fetch(url: str, limit: int = MAX_INPUT_BYTES,
-          timeout: httpx.Timeout | None = None) -> tuple[bytes, str | None]:
-    """(body, reader kind or None) of `url`; a body over `limit` is refused as it streams."""
+          timeout: httpx.Timeout | None = None) -> tuple[bytes, str | None, str | None]:
+    """(body, reader kind or None, declared charset or None) of `url`.
+
+    A body over `limit` is refused as it streams, before it is all in memory.
+    """
     timeout = timeout or TIMEOUT
     try:
         with (httpx.Client(timeout=timeout, follow_redirects=True,
@@ -60,6 +63,7 @@ def fetch(url: str, limit: int = MAX_INPUT_BYTES,
                 raise InputError(f"{url} answered {reply.status_code} {reply.reason_phrase}; "
                                  "check the address")
             kind = kind_of(reply.headers.get("content-type", ""), url)
+            charset = reply.charset_encoding
             declared = reply.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
                 raise InputError(f"{url} is {mib(int(declared))}, over the {mib(limit)} input "
@@ -82,4 +86,4 @@ def fetch(url: str, limit: int = MAX_INPUT_BYTES,
     except httpx.HTTPError as exc:
         raise FetchError(f"cannot fetch {url}: {exc or type(exc).__name__}; check the address "
                          "and your network") from None
-    return b"".join(parts), kind
+    return b"".join(parts), kind, charset

@@ -32,9 +32,13 @@ Source = str | os.PathLike[str] | bytes | tuple[str, bytes]
 STDIN = "-"
 
 
-def parse(data: bytes, name: str, *, hint: str | None = None,
+def parse(data: bytes, name: str, *, hint: str | None = None, charset: str | None = None,
           password: str | None = None) -> Parsed:
-    """The text of one document in any supported format; `hint` is a server's content type."""
+    """The text of one document in any supported format.
+
+    `hint` and `charset` are what a web server declared (the reader its content type asks
+    for, and the text encoding); without them the content alone decides.
+    """
     kind = sniff(data)
     if hint == "pdf" and kind != "pdf":
         raise InputError(f"{name} is served as a PDF but is not one (an error page?); check "
@@ -55,8 +59,8 @@ def parse(data: bytes, name: str, *, hint: str | None = None,
     if kind == "zip":
         return read_docx(data, name)
     if kind == "html":
-        return read_html(data, name)
-    return read_text(data, name)
+        return read_html(data, name, charset)
+    return read_text(data, name, charset)
 
 
 def as_document(parsed: Parsed, doc_id: str, **metadata: Any) -> Document:
@@ -87,8 +91,9 @@ def read_source(source: Source, index: int = 0, *, password: str | None = None,
         data = read_stream_limited(stdin or sys.stdin.buffer, "stdin", max_bytes)
         return [as_document(parse(data, "stdin", password=password), "stdin")]
     if _is_url(raw):
-        data, hint = fetch(raw, max_bytes)
-        return [as_document(parse(data, raw, hint=hint, password=password), raw)]
+        data, hint, charset = fetch(raw, max_bytes)
+        return [as_document(parse(data, raw, hint=hint, charset=charset, password=password),
+                            raw)]
     return [as_document(parse(read_limited(path, max_bytes), str(path), password=password),
                         str(path))
             for path in expand(Path(raw))]

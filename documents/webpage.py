@@ -44,14 +44,19 @@ def _drop_chrome(soup: Any) -> None:
         tag.decompose()
 
 
-def html_text(data: bytes | str) -> tuple[str, str | None]:
-    """(main text, title) of an HTML page; the text is empty when nothing is left."""
+def html_text(data: bytes | str, charset: str | None = None) -> tuple[str, str | None]:
+    """(main text, title) of an HTML page; the text is empty when nothing is left.
+
+    Bytes are decoded by `charset` when a server declared one, else by the page's own
+    `<meta charset>`, else by a guess.
+    """
     try:
         from bs4 import BeautifulSoup
     except ImportError as exc:
         raise missing_library(exc, "beautifulsoup4", "HTML") from None
 
-    soup = BeautifulSoup(data, "html.parser")
+    encoding = charset if isinstance(data, bytes) else None
+    soup = BeautifulSoup(data, "html.parser", from_encoding=encoding)
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     _drop_chrome(soup)
     part = _main_part(soup)
@@ -64,9 +69,9 @@ def html_text(data: bytes | str) -> tuple[str, str | None]:
     return "\n".join(line.strip() for line in lines if line.strip()), title or None
 
 
-def read_html(data: bytes | str, name: str) -> Parsed:
+def read_html(data: bytes | str, name: str, charset: str | None = None) -> Parsed:
     """The page's main text, refusing a page with none (one rendered by JavaScript, say)."""
-    text, title = html_text(data)
+    text, title = html_text(data, charset)
     if not text:
         raise InputError(f"{name}: no text left in the HTML after removing scripts, styles and "
                          "navigation (rendered by JavaScript?); save the page's text instead")

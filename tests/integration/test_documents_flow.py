@@ -117,6 +117,10 @@ def site() -> Iterator[str]:
         "/lease.pdf": (200, "application/pdf", lease, 0),
         "/download": (200, "application/octet-stream", lease, 0),
         "/notes": (200, "text/html; charset=utf-8", build_html(["Plain words."]).encode(), 0),
+        "/menu.txt": (200, "text/plain; charset=iso-8859-1", "Caf\xe9 cr\xe8me.".encode("latin-1"),
+                      0),
+        "/menu.html": (200, "text/html; charset=iso-8859-1",
+                       "<p>Caf\xe9 cr\xe8me.</p>".encode("latin-1"), 0),
         "/logo.png": (200, "image/png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, 0),
         "/error.pdf": (200, "application/pdf", b"<html>Sorry</html>", 0),
         "/broken": (503, "text/plain", b"down", 0),
@@ -136,6 +140,12 @@ def test_urls_pick_the_reader_by_content_type(site):
     assert pdf_doc["id"] == f"{site}/lease.pdf" and len(pdf_doc["page_starts"]) == 12
     assert sniffed["metadata"]["format"] == "pdf"
     assert web["text"] == "A page\nPlain words." and web["metadata"]["format"] == "html"
+
+
+def test_urls_are_decoded_by_the_charset_their_server_declares(site):
+    text, page = read_documents([f"{site}/menu.txt", f"{site}/menu.html"])
+    assert text["text"] == page["text"] == "Café crème."
+    assert (text["metadata"]["format"], page["metadata"]["format"]) == ("text", "html")
 
 
 @pytest.mark.parametrize("path, error, message", [

@@ -240,3 +240,8 @@ def test_one_source_or_a_tuple_of_paths(tmp_path):
     assert [d["text"] for d in read_documents(paths)] == ["Text of a.md.", "Text of b.md."]
     assert [d["id"] for d in read_documents(paths[0])] == [paths[0]]
     assert [d["id"] for d in read_documents(("x.txt", b"bytes"))] == ["x.txt"]
+
+
+def test_html_in_a_legacy_charset_is_decoded_by_its_meta_tag():
+    page = '<html><head><meta charset="iso-8859-1"></head><body><p>Caf\xe9 cr\xe8me.</p></body></html>'
+    assert read_one(page.encode("latin-1"), "menu.html")["text"] == "Café crème."
