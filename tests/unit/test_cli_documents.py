@@ -15,7 +15,7 @@ from llm_double.files import build_docx, build_html, build_pdf
 from tests.fakes import make_model
 from tests.unit.scripted import FILLER, reader
 from tests.unit.test_cli import BASE
-from tests.unit.test_documents import encrypted
+from tests.unit.test_documents import _zip, encrypted
 
 QUESTION = "What is the code of Alpha?"
 
@@ -84,12 +84,16 @@ def test_stdin_word_and_html_documents(tmp_path, capsys, monkeypatch):
      "no extractable text on 4 pages (a scan?): run OCR first"),
     ("cut.pdf", lambda: pdf_with_code(1, 2)[:700], "truncated PDF"),
     ("renamed.txt", lambda: pdf_with_code(1, 2)[:700], "truncated PDF"),
+    ("mangled.pdf", lambda: b"%PDF-1.4\n" + b"\x00junk" * 99 + b"\n%%EOF\n", "not a readable PDF"),
     ("memo.docx", lambda: b"\x00\x01not a zip" * 10, "is named .docx but is not a Word"),
     ("memo.docx", lambda: build_docx(["text"])[:400], "damaged zip archive"),
+    ("bomb.docx", lambda: _zip({"word/document.xml": b"<w/>", "pad": b"\x00" * (3 << 20)}),
+     "decompresses to 3 MiB, over the 2 MiB cap"),
     ("app.html", lambda: b"<!doctype html><nav>Menu</nav><script>x()</script>",
      "no text left in the HTML"),
 ])
-def test_bad_documents_exit_2_with_one_line(tmp_path, capsys, name, data, message):
+def test_bad_documents_exit_2_with_one_line(tmp_path, capsys, monkeypatch, name, data, message):
+    monkeypatch.setattr("longcepo.documents.limits.MAX_UNPACKED_BYTES", 2 << 20)
     path = tmp_path / name
     path.write_bytes(data())
     code, model = ask(tmp_path, "--context-file", str(path))
