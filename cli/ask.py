@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import sys
 import time
 import uuid
 from typing import Any
@@ -151,6 +152,28 @@ def _configure_logging(args: argparse.Namespace) -> None:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
+class ReadingInterrupted(Exception):
+    """Ctrl-C while the documents were read: no run exists yet, so there is nothing to resume."""
+
+
+def read_inputs(args: argparse.Namespace, progress: Progress) -> list[Document]:
+    """The --context-file documents; -v says what each one is."""
+    if args.context_file.count("-") > 1:
+        raise CliError("--context-file - (stdin) can be given once")
+    if "-" in args.context_file and sys.stdin.isatty():
+        raise CliError("--context-file - reads stdin, which is a terminal; pipe a document in, "
+                       "e.g. cat report.pdf | longcepo ask --context-file - --query ...")
+    try:
+        documents = read_documents(args.context_file, password=args.pdf_password)
+    except KeyboardInterrupt:
+        raise ReadingInterrupted("interrupted while reading the documents; nothing was run "
+                                 "yet") from None
+    if args.verbose:
+        for doc in documents:
+            progress.say(f"read {doc['id']}: {describe(doc)}")
+    return documents
+
+
 def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run `ask` with parsed arguments."""
     if not args.resume and (not args.context_file or not args.query):
@@ -167,12 +190,7 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                     progress.say("resuming with the run's saved options: " + ", ".join(
                         SETTING_OPTIONS.get(name, "--no-plan") for name in restored))
             else:
-                if args.context_file.count("-") > 1:
-                    raise CliError("--context-file - (stdin) can be given once")
-                documents = read_documents(args.context_file, password=args.pdf_password)
-                if args.verbose:
-                    for doc in documents:
-                        progress.say(f"read {doc['id']}: {describe(doc)}")
+                documents = read_inputs(args, progress)
                 cli_saved_options.save(args)
             texts = [d["text"] for d in documents or []]
             with local_endpoint(args, texts, progress.say) as (defaults, forced):
@@ -189,6 +207,9 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except LongcepoError as exc:  # a document that could not be fetched: before any run
         progress.close()
         return fail(exc.exit_code, str(exc))
+    except ReadingInterrupted as exc:
+        progress.close()
+        return fail(EXIT_INTERRUPTED, str(exc))
     except KeyboardInterrupt:
         progress.close()
         return fail(EXIT_INTERRUPTED, f"interrupted; thread {args.thread_id}. Continue with: "

@@ -19,10 +19,18 @@ if TYPE_CHECKING:
     from pypdf import PdfReader
 
 log = logging.getLogger(__name__)
-_HYPHENATED = re.compile(r"(?<=[^\W\d_])-\n(?=[a-z])")
+_HYPHENATED = re.compile(r"(?<=[^\W\d_])-\n(?=[^\W\d_])")
 _DIGITS = re.compile(r"\d+")
 MIN_PAGES_FOR_RUNNING_LINES = 3
 RUNNING_SHARE = 0.6  # a line on at least this share of pages is a header or footer
+
+
+def join_hyphenated(text: str) -> str:
+    """Join a word hyphenated across a line end ("main-", "tenance": "maintenance").
+
+    Before a capital ("Franco-", "Prussian") the hyphen is real, so it and the break stay.
+    """
+    return _HYPHENATED.sub(lambda m: "" if text[m.end()].islower() else m.group(), text)
 
 
 def _edge_lines(lines: list[str]) -> list[int]:
@@ -87,7 +95,7 @@ def read_pdf(data: bytes, name: str, password: str | None = None) -> Parsed:
             log.warning("%s: page %d has unreadable text (%s); it is left empty", name, number,
                         exc)
             text = ""
-        pages.append(_HYPHENATED.sub("", text.replace("\r\n", "\n")).strip())
+        pages.append(join_hyphenated(text.replace("\r\n", "\n")).strip())
     empty = sum(1 for p in pages if not p)
     if empty == len(pages):
         raise InputError(f"{name}: no extractable text on {len(pages)} pages (a scan?): run "

@@ -62,7 +62,8 @@ def test_text_sources_keep_their_character_spans(tmp_path, capsys):
 
 
 def test_stdin_word_and_html_documents(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=io.BytesIO(pdf_with_code(2, 3))))
+    stdin = SimpleNamespace(buffer=io.BytesIO(pdf_with_code(2, 3)), isatty=lambda: False)
+    monkeypatch.setattr(sys, "stdin", stdin)
     word = tmp_path / "memo.docx"
     word.write_bytes(build_docx(["Filler paragraph.", [["Name", "Code"], ["Beta", "7"]]]))
     page = tmp_path / "page.html"
@@ -115,3 +116,22 @@ def test_stdin_given_twice_is_one_line(tmp_path, capsys):
     code, _ = ask(tmp_path, "--context-file", "-", "--context-file", "-")
     err = capsys.readouterr().err
     assert code == 2 and "can be given once" in err and len(err.strip().splitlines()) == 1
+
+
+def test_stdin_from_a_terminal_says_to_pipe_a_document(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=io.BytesIO(), isatty=lambda: True))
+    code, model = ask(tmp_path, "--context-file", "-")
+    err = capsys.readouterr().err
+    assert code == 2 and "stdin, which is a terminal; pipe a document in" in err
+    assert model.calls == []
+
+
+def test_ctrl_c_while_reading_offers_no_resume(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("longcepo.cli.ask.read_documents", interrupted)
+    code, _ = ask(tmp_path, "--context-file", str(tmp_path))
+    err = capsys.readouterr().err
+    assert code == 130 and "interrupted while reading the documents" in err
+    assert "--resume" not in err

@@ -245,3 +245,11 @@ def test_one_source_or_a_tuple_of_paths(tmp_path):
 def test_html_in_a_legacy_charset_is_decoded_by_its_meta_tag():
     page = '<html><head><meta charset="iso-8859-1"></head><body><p>Caf\xe9 cr\xe8me.</p></body></html>'
     assert read_one(page.encode("latin-1"), "menu.html")["text"] == "Café crème."
+
+
+def test_hyphens_before_capitals_and_accents():
+    from longcepo.documents.pdf import join_hyphenated
+
+    assert join_hyphenated("the Franco-\nPrussian war") == "the Franco-\nPrussian war"
+    assert join_hyphenated("un ré-\nsumé") == "un résumé"
+    assert join_hyphenated("pages 3-\n4") == "pages 3-\n4"
