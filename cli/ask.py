@@ -9,6 +9,7 @@ import logging
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from longcepo.cli import saved_options as cli_saved_options
@@ -26,6 +27,7 @@ from longcepo.cli.common import (
 from longcepo.cli.local import local_endpoint
 from longcepo.cli.progress import Progress, clock
 from longcepo.documents import read_documents
+from longcepo.env import default_state_dir
 from longcepo.local import LocalModelError, LocalServerError
 from longcepo.local.server import terminate_as_interrupt
 from longcepo.nodes.errors import ConfigError, InputError, LLMCallError, LongcepoError
@@ -164,7 +166,9 @@ def read_inputs(args: argparse.Namespace, progress: Progress) -> list[Document]:
         raise CliError("--context-file - reads stdin, which is a terminal; pipe a document in, "
                        "e.g. cat report.pdf | longcepo ask --context-file - --query ...")
     try:
-        documents = read_documents(args.context_file, password=args.pdf_password)
+        documents = read_documents(args.context_file, password=args.pdf_password,
+                                   cache_dir=Path(args.state_dir or default_state_dir())
+                                   / "documents")
     except KeyboardInterrupt:
         raise ReadingInterrupted("interrupted while reading the documents; nothing was run "
                                  "yet") from None

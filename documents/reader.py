@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from longcepo.documents import cache
 from longcepo.documents.fetch import fetch
 from longcepo.documents.files import expand
 from longcepo.documents.limits import MAX_INPUT_BYTES, mib, read_limited, read_stream_limited
@@ -30,6 +31,19 @@ log = logging.getLogger(__name__)
 Source = str | os.PathLike[str] | bytes | tuple[str, bytes]
 """A path, a folder, an http(s) URL, "-" for stdin, raw bytes, or (name, bytes)."""
 STDIN = "-"
+
+
+def parse_cached(data: bytes, name: str, cache_dir: Path | None, *, hint: str | None = None,
+                 charset: str | None = None, password: str | None = None) -> Parsed:
+    """`parse`, through the extraction cache in `cache_dir` when one is given."""
+    if cache_dir is None:
+        return parse(data, name, hint=hint, charset=charset, password=password)
+    key = cache.cache_key(data, hint, charset, password)
+    parsed = cache.load(cache_dir, key)
+    if parsed is None:
+        parsed = parse(data, name, hint=hint, charset=charset, password=password)
+        cache.save(cache_dir, key, parsed)
+    return parsed
 
 
 def parse(data: bytes, name: str, *, hint: str | None = None, charset: str | None = None,
@@ -77,26 +91,30 @@ def _is_url(source: str) -> bool:
 
 
 def read_source(source: Source, index: int = 0, *, password: str | None = None,
-                max_bytes: int = MAX_INPUT_BYTES, stdin: BinaryIO | None = None
-                ) -> list[Document]:
+                max_bytes: int = MAX_INPUT_BYTES, stdin: BinaryIO | None = None,
+                cache_dir: Path | None = None) -> list[Document]:
     """The documents one source holds: one, or a folder's several."""
+
+    def read(data: bytes, name: str, hint: str | None = None,
+             charset: str | None = None) -> Document:
+        parsed = parse_cached(data, name, cache_dir, hint=hint, charset=charset,
+                              password=password)
+        return as_document(parsed, name)
+
     if isinstance(source, bytes | tuple):
         name, data = (f"doc-{index}", source) if isinstance(source, bytes) else source
         if len(data) > max_bytes:
             raise InputError(f"{name} is over the {mib(max_bytes)} input limit; split it or "
                              "pass a smaller document")
-        return [as_document(parse(data, name, password=password), name)]
+        return [read(data, name)]
     raw = os.fspath(source)
     if raw == STDIN:
-        data = read_stream_limited(stdin or sys.stdin.buffer, "stdin", max_bytes)
-        return [as_document(parse(data, "stdin", password=password), "stdin")]
+        return [read(read_stream_limited(stdin or sys.stdin.buffer, "stdin", max_bytes),
+                     "stdin")]
     if _is_url(raw):
         data, hint, charset = fetch(raw, max_bytes)
-        return [as_document(parse(data, raw, hint=hint, charset=charset, password=password),
-                            raw)]
-    return [as_document(parse(read_limited(path, max_bytes), str(path), password=password),
-                        str(path))
-            for path in expand(Path(raw))]
+        return [read(data, raw, hint, charset)]
+    return [read(read_limited(path, max_bytes), str(path)) for path in expand(Path(raw))]
 
 
 def _is_named_bytes(source: object) -> bool:
@@ -105,19 +123,20 @@ def _is_named_bytes(source: object) -> bool:
 
 
 def read_documents(sources: Iterable[Source], *, password: str | None = None,
-                   max_bytes: int = MAX_INPUT_BYTES,
-                   stdin: BinaryIO | None = None) -> list[Document]:
+                   max_bytes: int = MAX_INPUT_BYTES, stdin: BinaryIO | None = None,
+                   cache_dir: str | Path | None = None) -> list[Document]:
     """Read every source into documents with metadata, ready to pass as a run's `context`.
 
     Sources are paths (folders give their .txt/.md/.pdf/.docx/.html files), http(s) URLs,
     "-" for stdin, bytes, or (name, bytes). PDF, Word, HTML and text are told apart by
-    content. `password` opens encrypted PDFs. Problems raise `InputError` (one line naming
-    the fix), a failed fetch `FetchError`.
+    content. `password` opens encrypted PDFs. With `cache_dir`, extracted text is kept there
+    by content hash, so the same file is extracted once. Problems raise `InputError` (one
+    line naming the fix), a failed fetch `FetchError`.
     """
     single = isinstance(sources, str | bytes | os.PathLike) or _is_named_bytes(sources)
     items: Iterable[Source] = [sources] if single else sources  # type: ignore[list-item]
     out: list[Document] = []
     for index, source in enumerate(items):
         out.extend(read_source(source, index, password=password, max_bytes=max_bytes,
-                               stdin=stdin))
+                               stdin=stdin, cache_dir=Path(cache_dir) if cache_dir else None))
     return out

@@ -51,6 +51,7 @@ def test_a_pdf_answer_cites_its_page(tmp_path, capsys):
     assert code == 0 and out.strip() == "4242"
     assert f"source: {path} {span}, chars {chunk['start']}-{chunk['end']}" in err
     assert f"read {path}: pdf, 8 pages, " in err
+    assert len(list((tmp_path / "s" / "documents").glob("*.json"))) == 1  # extracted once
 
 
 def test_text_sources_keep_their_character_spans(tmp_path, capsys):

@@ -253,3 +253,26 @@ def test_hyphens_before_capitals_and_accents():
     assert join_hyphenated("the Franco-\nPrussian war") == "the Franco-\nPrussian war"
     assert join_hyphenated("un ré-\nsumé") == "un résumé"
     assert join_hyphenated("pages 3-\n4") == "pages 3-\n4"
+
+
+def test_the_cache_extracts_a_file_once_and_keeps_its_password(tmp_path, monkeypatch):
+    data = encrypted(build_pdf(PAGES), "pw")
+    first = read_one(data, "a.pdf", password="pw", cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 1
+
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("extracted again")
+
+    monkeypatch.setattr("longcepo.documents.reader.read_pdf", no_extraction)
+    assert read_one(data, "a.pdf", password="pw", cache_dir=tmp_path) == first
+    with pytest.raises(AssertionError, match="extracted again"):  # no password, no cached text
+        read_one(data, "a.pdf", cache_dir=tmp_path)
+
+
+def test_a_damaged_cache_entry_is_read_again(tmp_path):
+    data = build_pdf(PAGES)
+    first = read_one(data, "a.pdf", cache_dir=tmp_path)
+    (entry,) = tmp_path.glob("*.json")
+    entry.write_text("{not json")
+    assert read_one(data, "a.pdf", cache_dir=tmp_path) == first
+    assert entry.read_text().startswith('{"text"')
