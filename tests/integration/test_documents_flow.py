@@ -9,6 +9,9 @@ local `http.server` on 127.0.0.1.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +27,7 @@ from longcepo.nodes.errors import InputError
 from llm_double import LLMDouble
 from llm_double.files import build_docx, build_html, build_pdf
 from llm_double.grammar import chain_question, fact_sentence
-from tests.integration.servers import start_serve
+from tests.integration.servers import REPO, start_serve
 
 ENTITY, MIDDLE, GOLD = "Ilvana Varga", "Teodric Quillan", "Vellmark"
 QUESTION = chain_question(["mentor", "hometown"], ENTITY)
@@ -216,3 +219,21 @@ def test_langserve_takes_documents_with_pages_and_cites_them(double, tmp_path):
         assert reply.status_code == 400 and "page_starts must be ascending" in reply.text
     finally:
         served.stop()
+
+
+def test_a_pdf_piped_to_stdin_of_the_real_command(double, tmp_path):
+    """`cat lease.pdf | longcepo ask --context-file - -v`: a real pipe into a real process."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LANGSMITH_TRACING": "false"}
+    done = subprocess.run(
+        [sys.executable, "-m", "longcepo", "ask", "--context-file", "-", "--query", QUESTION,
+         "-v", "--state-dir", str(tmp_path), "--base-url", double.base_url, "--api-key", "k",
+         "--model", "llm-double", "--chunk-size", "1024", "--window", "4096",
+         "--max-output-tokens", "256", "--retries", "0"],
+        input=pdf({5: FIRST, 12: SECOND}, pages=15), cwd=REPO, env=env, capture_output=True,
+        timeout=120)
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert done.stdout.decode().strip() == GOLD
+    assert "read stdin: pdf, 15 pages, " in err
+    sources = [line for line in err.splitlines() if line.startswith("source: stdin p. ")]
+    assert len(sources) == 2 and "Traceback" not in err
