@@ -219,18 +219,37 @@ def chunking_section(data: dict[str, Any]) -> str:
         _table(["doc", "chars", "chunks", "seconds", "tokens/s", "MB/s"], rows), ""])
 
 
+def documents_section(data: dict[str, Any]) -> str:
+    rows = [[r["format"], f"{r['bytes'] / 2**20:.1f}", f"{r['tokens']:,}", r["chunks"],
+             r["read_s"], f"{r['pages_per_s']:,}", r.get("cached_read_s", "–"), r["chunk_s"],
+             r["llm_calls_per_question"]]
+            for r in data["runs"]]
+    return "\n".join([
+        "## 7. Reading documents",
+        f"`documents.read_documents` on generated files of {data['pages']} pages "
+        f"({data['paragraphs_per_page']} paragraphs of about 90 words each; Word and HTML hold "
+        "the same paragraphs, so their pages are page equivalents), best of the runs, then "
+        f"chunking at {data['chunk_size']} tokens. A cached read is the same file asked about "
+        "again (the CLI keeps extracted text by content hash). The last column puts reading "
+        "beside what one question costs: at least that many LLM calls (summaries, then a map "
+        "call per chunk in each of four passes).", "",
+        _table(["format", "MB", "tokens", "chunks", "read s", "pages/s", "cached read s",
+                "chunk s", "LLM calls"], rows), ""])
+
+
 def write_summary() -> Path:
     """Write bench/results/SUMMARY.md (and the PNGs) from the JSON results present."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     parts = ["# longcepo benchmarks", "",
              "Measurements, not assertions: `make bench` (or `python -m bench.run [--only "
-             "cost,walltime,overhead,scale,chunking]`) rewrites the JSON files next to this "
-             "summary. The LLM is the double (`llm_double`) over real HTTP. Each JSON file "
+             "cost,walltime,overhead,scale,chunking,documents]`) rewrites the JSON files next "
+             "to this summary. The LLM is the double (`llm_double`) over real HTTP. Each JSON file "
              "records the machine, its load and the package versions.", ""]
     env = None
     sections = (("cost", cost_section), ("walltime", walltime_section),
                 ("overhead", overhead_section), ("scale", scale_section),
-                ("chunking", chunking_section), ("prefix", prefix_section))
+                ("chunking", chunking_section), ("prefix", prefix_section),
+                ("documents", documents_section))
     for name, section in sections:
         data = _load(name)
         if data:

@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import json
 import logging
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from longcepo.cli import saved_options as cli_saved_options
@@ -25,10 +27,11 @@ from longcepo.cli.common import (
 from longcepo.cli.local import local_endpoint
 from longcepo.cli.progress import Progress, clock
 from longcepo.documents import read_documents
+from longcepo.env import default_state_dir
 from longcepo.local import LocalModelError, LocalServerError
 from longcepo.local.server import terminate_as_interrupt
-from longcepo.nodes.errors import ConfigError, InputError, LLMCallError
-from longcepo.state import Context
+from longcepo.nodes.errors import ConfigError, InputError, LLMCallError, LongcepoError
+from longcepo.state import Context, Document
 
 DESCRIPTION = """Answer a question over long documents with a small-window model.
 
@@ -48,6 +51,9 @@ EXAMPLES = """examples:
   continue a run that failed or was interrupted, with the options it was started with
   (saved beside its checkpoints, never the API key; options given again win):
     longcepo ask --resume 3f2a9c...
+  a PDF, a web page or stdin; -v cites sources with their pages (contract.pdf p. 17-18):
+    longcepo ask --context-file contract.pdf --query "When does the lease end?" -v
+    curl -s https://example.com/report.html | longcepo ask --context-file - --query "..."
   the whole result (answer, plan, sub-answers, sources, usage, notes) as JSON:
     longcepo ask --context-file big.txt --query "..." --json > answer.json
 """
@@ -56,7 +62,10 @@ EXAMPLES = """examples:
 def add_arguments(ask: argparse.ArgumentParser) -> None:
     """The `ask` subcommand's options."""
     ask.add_argument("--context-file", action="append", metavar="PATH",
-                     help="a .txt/.md file or a directory of them; repeat for more documents")
+                     help="a PDF, Word (.docx), HTML or text file, a folder of them, an "
+                          "http(s) URL, or - for stdin; repeat for more documents")
+    ask.add_argument("--pdf-password", metavar="PASSWORD",
+                     help="password of encrypted PDFs (never saved with the run)")
     ask.add_argument("--query", help="the question to answer")
     ask.add_argument("--resume", metavar="THREAD", help="continue an earlier run by thread id")
     ask.add_argument("--thread-id", help="checkpoint the run under this id (default: random)")
@@ -69,7 +78,7 @@ def add_arguments(ask: argparse.ArgumentParser) -> None:
     out.add_argument("-q", "--quiet", action="store_true", help="print nothing but the answer")
 
 
-async def run(args: argparse.Namespace, ctx: Context, documents: list[dict[str, str]] | None,
+async def run(args: argparse.Namespace, ctx: Context, documents: list[Document] | None,
               progress: Progress) -> dict[str, Any]:
     """Stream the run, feeding progress, and return the final output."""
     from longcepo.runtime.api import output_of, run_config, sqlite_graph, store_input
@@ -93,6 +102,29 @@ async def run(args: argparse.Namespace, ctx: Context, documents: list[dict[str, 
     return {**output_of(final.values), "thread_id": thread_id}
 
 
+def describe(doc: Document) -> str:
+    """What was read: 'pdf, 40 pages, 61,204 characters'."""
+    meta = doc.get("metadata") or {}
+    parts = [str(meta.get("format", "text"))]
+    if meta.get("pages"):
+        parts.append(f"{meta['pages']} pages")
+    parts.append(f"{len(doc['text']):,} characters")
+    if meta.get("title"):
+        parts.append(f"title {meta['title']!r}")
+    return ", ".join(parts)
+
+
+def source_line(chunk: dict[str, Any]) -> str:
+    """Where a supporting chunk sits: 'contract.pdf p. 17–18, chars 51200-59016'."""
+    where = f"chars {chunk['start']}-{chunk['end']}"
+    pages = chunk.get("pages")
+    if pages:
+        first, last = pages[0], pages[-1]
+        span = f"p. {first}" if first == last else f"p. {first}\u2013{last}"
+        return f"{chunk['doc_id']} {span}, {where}"
+    return f"{chunk['doc_id']} {where}"
+
+
 def _print_result(result: dict[str, Any], args: argparse.Namespace, progress: Progress) -> None:
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
@@ -101,7 +133,7 @@ def _print_result(result: dict[str, Any], args: argparse.Namespace, progress: Pr
         progress.say(f"note: {note}")
     if args.verbose:
         for chunk in result.get("supporting_chunks", []):
-            progress.say(f"source: {chunk['doc_id']} chars {chunk['start']}-{chunk['end']}")
+            progress.say(f"source: {source_line(chunk)}")
         usage = result.get("usage", {}).values()
         calls = sum(s.get("calls", 0) for s in usage)
         retries = sum(s.get("format_retries", 0) for s in usage)
@@ -118,6 +150,32 @@ def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.INFO if args.verbose >= 2 else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # pypdf warns about every quirk of a PDF it still reads; our reader reports what matters
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
+class ReadingInterrupted(Exception):
+    """Ctrl-C while the documents were read: no run exists yet, so there is nothing to resume."""
+
+
+def read_inputs(args: argparse.Namespace, progress: Progress) -> list[Document]:
+    """The --context-file documents; -v says what each one is."""
+    if args.context_file.count("-") > 1:
+        raise CliError("--context-file - (stdin) can be given once")
+    if "-" in args.context_file and sys.stdin.isatty():
+        raise CliError("--context-file - reads stdin, which is a terminal; pipe a document in, "
+                       "e.g. cat report.pdf | longcepo ask --context-file - --query ...")
+    try:
+        documents = read_documents(args.context_file, password=args.pdf_password,
+                                   cache_dir=Path(args.state_dir or default_state_dir())
+                                   / "documents")
+    except KeyboardInterrupt:
+        raise ReadingInterrupted("interrupted while reading the documents; nothing was run "
+                                 "yet") from None
+    if args.verbose:
+        for doc in documents:
+            progress.say(f"read {doc['id']}: {describe(doc)}")
+    return documents
 
 
 def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -136,7 +194,7 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                     progress.say("resuming with the run's saved options: " + ", ".join(
                         SETTING_OPTIONS.get(name, "--no-plan") for name in restored))
             else:
-                documents = read_documents(args.context_file)
+                documents = read_inputs(args, progress)
                 cli_saved_options.save(args)
             texts = [d["text"] for d in documents or []]
             with local_endpoint(args, texts, progress.say) as (defaults, forced):
@@ -150,6 +208,12 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         progress.close()
         return fail(EXIT_FAILED, f"{exc}\nnothing finished is lost; continue with: "
                                   f"{resume_command(args)}")
+    except LongcepoError as exc:  # a document that could not be fetched: before any run
+        progress.close()
+        return fail(exc.exit_code, str(exc))
+    except ReadingInterrupted as exc:
+        progress.close()
+        return fail(EXIT_INTERRUPTED, str(exc))
     except KeyboardInterrupt:
         progress.close()
         return fail(EXIT_INTERRUPTED, f"interrupted; thread {args.thread_id}. Continue with: "

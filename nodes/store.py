@@ -36,15 +36,19 @@ def resolve(store: BaseStore | None) -> BaseStore:
     return _fallback
 
 
-def document_key(text: str, encoding: str, chunk_size: int) -> str:
+def document_key(text: str, encoding: str, chunk_size: int,
+                 page_starts: Sequence[int] | None = None) -> str:
     """Store label of a document's chunks: its content hash and the chunking parameters.
 
     The text is hashed a slice at a time (the same digest as hashing it whole), so a 40 MB
-    document is not copied into a second, encoded buffer.
+    document is not copied into a second, encoded buffer. Page boundaries, when given, are
+    part of the hash: the same text with other pages cites other pages.
     """
     sha = hashlib.sha256()
     for start in range(0, len(text), 1 << 20):
         sha.update(text[start : start + (1 << 20)].encode("utf-8", "surrogatepass"))
+    if page_starts is not None:
+        sha.update(b"\x00pages:" + ",".join(map(str, page_starts)).encode())
     return f"{sha.hexdigest()[:32]}-{encoding}-{chunk_size}"
 
 
@@ -59,17 +63,20 @@ async def load_manifest(store: BaseStore, key: str) -> dict[str, Any] | None:
 
 
 async def save_chunks(
-    store: BaseStore, key: str, text: str, spans: Sequence[tuple[int, int, int]]
+    store: BaseStore, key: str, text: str, spans: Sequence[tuple[int, int, int]],
+    pages: Sequence[list[int]] | None = None,
 ) -> None:
     """Store every chunk, then the manifest last, so a half-written document is never trusted.
 
     Chunk texts are copied a batch at a time: the SQLite store serializes a batch whole (with
-    generous buffers), so memory stays flat however long the document is.
+    generous buffers), so memory stays flat however long the document is. `pages[i]` is the
+    first and last page chunk i spans, for paged documents.
     """
     ns = _chunks_ns(key)
     for first in range(0, len(spans), SAVE_BATCH):
         await store.abatch([
-            PutOp(ns, f"{i:08d}", {"text": text[s:e], "start": s, "end": e, "tokens": t})
+            PutOp(ns, f"{i:08d}", {"text": text[s:e], "start": s, "end": e, "tokens": t,
+                                   **({"pages": pages[i]} if pages is not None else {})})
             for i, (s, e, t) in enumerate(spans[first : first + SAVE_BATCH], start=first)
         ])
     total = sum(t for _, _, t in spans)

@@ -21,7 +21,7 @@ from longcepo.graph.main import build_graph
 from longcepo.nodes import store as chunk_store
 from longcepo.nodes.budget import validate_context
 from longcepo.nodes.ingest import ingest
-from longcepo.state import Context, OutputState
+from longcepo.state import Context, Document, OutputState
 
 CONTEXT_FIELDS = frozenset(f.name for f in fields(Context))
 
@@ -77,14 +77,18 @@ def output_of(values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def ask(
-    context: str | list[dict[str, str]],
+    context: str | list[Document] | list[dict[str, Any]],
     query: str,
     *,
     thread_id: str | None = None,
     state_dir: str | Path | None = None,
     **settings: Any,
 ) -> dict[str, Any]:
-    """Answer `query` over `context`; the run is checkpointed under `thread_id`."""
+    """Answer `query` over `context`; the run is checkpointed under `thread_id`.
+
+    `context` is text, or documents as `longcepo.read_documents` returns them (PDF pages then
+    appear as `pages` in `supporting_chunks`).
+    """
     ctx = make_context(**settings)
     validate_context(ctx)
     thread_id = thread_id or uuid.uuid4().hex
