@@ -12,6 +12,13 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
+# llama.cpp (the [local] extra) is compiled for portable x86-64 with AVX2, not -march=native: a
+# guest CPU that advertises AMX it cannot run made the native build die with SIGILL (seen here).
+ifeq ($(shell uname -m),x86_64)
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_BMI2=ON
+endif
+
 # Stamps: reinstall only when pyproject.toml changes.
 # constraints.txt pins the exact set CI tested; pyproject.toml keeps compatible ranges for users.
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(PY)
