@@ -85,6 +85,7 @@ async def run(args: argparse.Namespace, ctx: Context, documents: list[dict[str, 
             if not state.values:
                 where = args.state_dir or "~/.longcepo"
                 raise CliError(f"no run with thread id {thread_id} in {where}")
+            progress.resume_from(state.values)
         async for _, _, event in graph.astream(payload, config, context=ctx,
                                                stream_mode=["custom"], subgraphs=True,
                                                durability="sync"):
@@ -127,6 +128,7 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     _configure_logging(args)
     args.thread_id = args.resume or args.thread_id or uuid.uuid4().hex
     progress = Progress(verbose=bool(args.verbose), quiet=args.quiet or args.json)
+    progress.start_ticker()
     try:
         with terminate_as_interrupt():
             if args.resume:

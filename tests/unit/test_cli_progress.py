@@ -35,7 +35,7 @@ def test_clock_format():
     assert clock(0) == "0:00" and clock(75) == "1:15" and clock(3725) == "1:02:05"
 
 
-def test_eta_counts_the_whole_run_at_the_pace_so_far(tick):
+def test_eta_counts_the_whole_run_at_the_measured_rates(tick):
     out = io.StringIO()
     p = Progress(out)
     feed(p, [{"event": "ingested", "documents": 1, "chunks": 4},
@@ -44,17 +44,104 @@ def test_eta_counts_the_whole_run_at_the_pace_so_far(tick):
     feed(p, [{"event": "pass_start", "index": 0, "passes": 3, "question": "a?", "final": False}])
     # 4 summaries + 4 maps + 1 reduce in this pass, then 2 passes of 4 maps + 1 reduce
     assert p.tasks_left() == 9 + 2 * 5
-    tick.now += 10
-    feed(p, [{"event": "summary_done", "chunk": 0}])
-    assert p.tasks_left() == 18 and p.eta() == "3:00"
-    for chunk in (1, 2, 3):
+    for chunk in range(4):
+        tick.now += 10
         feed(p, [{"event": "summary_done", "chunk": chunk}])
-    feed(p, [{"event": "map_done", "chunk": 0, "relevant": True},
-             {"event": "collapse_round", "round": 1, "merges": 2, "findings": 4}])
+    assert p.tasks_left() == 15
+    assert p.eta() == "--:--", "no ETA before a map has been measured: summaries mislead"
+    tick.now += 4
+    feed(p, [{"event": "map_done", "chunk": 0, "relevant": True}])
+    # 11 maps left at 4 s, 3 reduces at the mean of all tasks so far (44 s / 5 tasks)
+    assert p.seconds_left() == pytest.approx(11 * 4 + 3 * 44 / 5)
+    feed(p, [{"event": "collapse_round", "round": 1, "merges": 2, "findings": 4}])
     assert p.tasks_left() == 3 + 2 + 1 + 10 and p.stage == "collapse"
+    tick.now += 6
     feed(p, [{"event": "merge_done", "at": 0}])
     assert p.tasks_left() == 3 + 1 + 1 + 10
     assert "pass 1/3 collapse" in p.line() and "1/2" in p.line()
+
+
+def test_clock_bar_and_eta_move_while_a_call_is_in_flight(tick):
+    p = Progress(io.StringIO())
+    feed(p, [{"event": "ingested", "documents": 1, "chunks": 4},
+             {"event": "plan", "sub_questions": []},
+             {"event": "pass_start", "index": 0, "passes": 1, "question": "q", "final": True}])
+    for chunk in range(4):
+        tick.now += 10
+        feed(p, [{"event": "map_done", "chunk": chunk, "relevant": True}])
+    assert p.stage == "map" and p.done == 4
+    feed(p, [{"event": "mapped", "relevant": 4, "chunks": 4}])
+    before, eta_before = p.line(), p.seconds_left()
+    assert eta_before == pytest.approx(10), "one reduce left at the measured 10 s per task"
+    tick.now += 5
+    after = p.line()
+    assert "elapsed 0:45" in after and "elapsed 0:40" in before
+    assert after.count("#") > before.count("#"), "the bar creeps while the reduce runs"
+    assert p.seconds_left() == pytest.approx(5)
+    tick.now += 60  # a slow call: the ETA holds at zero for this task, the bar stops short
+    assert p.seconds_left() == 0 and after.count("#") <= p.line().count("#") < 24
+
+
+def test_a_log_gets_a_plain_line_at_least_every_few_seconds(tick):
+    out = io.StringIO()
+    p = Progress(out)
+    feed(p, [{"event": "ingested", "documents": 1, "chunks": 2}])
+    lines = out.getvalue().count("\n")
+    p.tick()
+    assert out.getvalue().count("\n") == lines, "no line again right away"
+    tick.now += cli_progress.PLAIN_EVERY
+    p.tick()
+    assert out.getvalue().count("\n") == lines + 1
+    assert out.getvalue().splitlines()[-1].startswith("preparing planning")
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_narrow_terminal_never_wraps(tick):
+    out = Terminal()
+    p = Progress(out, columns=lambda: 40)
+    feed(p, [{"event": "ingested", "documents": 1, "chunks": 3},
+             {"event": "plan", "sub_questions": ["a?"]},
+             {"event": "pass_start", "index": 0, "passes": 2, "question": "a?", "final": False},
+             {"event": "summary_done", "chunk": 0}])
+    tick.now += 3
+    p.tick()
+    redraws = out.getvalue().split("\r\033[K")[1:]
+    bars = [r for r in redraws if not r.startswith("read ")]
+    assert len(bars) >= 4
+    assert all(len(r) <= 39 and "\n" not in r for r in bars)
+    assert bars[-1].startswith("pass 1/2 summaries")
+
+
+def test_a_resumed_run_shows_pass_stage_and_eta(tick):
+    p = Progress(io.StringIO())
+    p.resume_from({"documents": [{"n_chunks": 3}, {"n_chunks": 2}],
+                   "sub_questions": ["a?", "b?"], "pass_index": 1})
+    assert p.line().startswith("pass 2/3 resuming")
+    assert p.tasks_left() == 5 + 1 + 5 + 1
+    for chunk in range(3):
+        tick.now += 2
+        feed(p, [{"event": "map_done", "chunk": chunk, "relevant": False}])
+    assert p.line().startswith("pass 2/3 map") and "3/5" in p.line()
+    assert p.seconds_left() == pytest.approx(2 * 2 + 5 * 2 + 2 * 2)
+    assert "eta 0:18" in p.line()
+
+
+def test_the_ticker_redraws_until_closed():
+    out = Terminal()
+    p = Progress(out, columns=lambda: 80)
+    p.start_ticker(every=0.01)
+    deadline = cli_progress.time.monotonic() + 5
+    while out.getvalue().count("elapsed") < 3 and cli_progress.time.monotonic() < deadline:
+        cli_progress.time.sleep(0.01)
+    p.close()
+    assert out.getvalue().count("elapsed") >= 3
+    written = out.getvalue()
+    cli_progress.time.sleep(0.05)
+    assert out.getvalue() == written and written.endswith("\r\033[K")
 
 
 def test_a_run_without_summaries_goes_straight_to_map(tick):
