@@ -6,6 +6,7 @@ import argparse
 import io
 
 import pytest
+from longcepo.cli import common as cli_common
 from longcepo.cli import progress as cli_progress
 from longcepo.cli.common import resume_command
 from longcepo.cli.progress import Progress, clock
@@ -173,7 +174,8 @@ def test_verbose_shows_plan_sub_answers_and_collapse_quiet_shows_nothing(tick):
     assert "Reinholt" not in plain.getvalue()
 
 
-def test_resume_command_repeats_the_settings_but_never_the_key():
+def test_resume_command_repeats_the_settings_but_never_the_key(monkeypatch):
+    monkeypatch.setattr(cli_common, "program", lambda: "longcepo")
     args = argparse.Namespace(thread_id="T1", model="local", model_path=None, base_url=None,
                               state_dir="/tmp/my state", chunk_size=1024,
                               max_context_window=2048, max_output_tokens=256, temperature=0.0,
