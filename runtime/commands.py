@@ -35,8 +35,11 @@ def _python_script(name: str) -> Path:
 
 
 def program() -> str:
-    """How to start longcepo from here: `longcepo` when PATH finds this install's script,
-    else that script's path (`.venv/bin/longcepo` in a checkout), else `python -m longcepo`."""
+    """How to start longcepo from here.
+
+    `longcepo` when PATH finds this install's script, else that script's path
+    (`.venv/bin/longcepo` in a checkout), else `python -m longcepo`.
+    """
     script = _python_script(SCRIPT)
     found = shutil.which(SCRIPT)
     if script.exists():
