@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
+import operator
+import typing
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
@@ -28,7 +31,8 @@ from longcepo.runtime.runs import check_request, run_to_end, stream_run
 from longcepo.server.guards import RequestRejected, Scope
 from longcepo.server.settings import THREAD_HEADER, ServerSettings, configurable_model, context_for
 from longcepo.state import Context
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 PATH = "/longcepo"
 RUN_ENDPOINTS = ("invoke", "batch", "stream", "stream_log", "stream_events")
@@ -92,8 +96,8 @@ class ServedGraph(Runnable[dict[str, Any], dict[str, Any]]):
     def config_specs(self) -> list[ConfigurableFieldSpec]:
         """The run settings a client may change under `configurable`, and `thread_id`."""
         model = configurable_model(self.settings.context)
-        return [ConfigurableFieldSpec(id=name, annotation=f.annotation, name=name,
-                                      description=f.description, default=None)
+        return [ConfigurableFieldSpec(id=name, annotation=schema_without_null(f.annotation),
+                                      name=name, description=f.description, default=None)
                 for name, f in model.model_fields.items()]
 
     def _prepare(self, config: RunnableConfig | None) -> tuple[RunnableConfig, Context, str]:
@@ -155,6 +159,26 @@ class ServedGraph(Runnable[dict[str, Any], dict[str, Any]]):
             return [event async for event in self.astream(input, config)]
 
         yield from asyncio.run(collect())
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def schema_without_null(annotation: Any) -> Any:
+    """`X | None` that still accepts None but whose JSON schema is plain `X`, with no default.
+
+    The playground's form renderer throws on `anyOf: [X, {"type": "null"}]` and the page stays
+    blank; every setting here is optional (None: the server default), so each had that branch.
+    A `default: null` would then be flagged by its validator, so an empty field is left out.
+    """
+    kept = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    if not kept or len(kept) == len(typing.get_args(annotation)):
+        return annotation
+    skip: Any = SkipJsonSchema  # a typing form at run time; mypy sees a class
+    annotated: Any = typing.Annotated
+    optional = functools.reduce(operator.or_, [*kept, skip[None]])
+    return annotated[optional, Field(json_schema_extra=_no_default)]
 
 
 def thread_from_header(config: dict[str, Any], request: Request) -> dict[str, Any]:
