@@ -184,3 +184,17 @@ def test_resume_command_repeats_the_settings_but_never_the_key(monkeypatch):
     assert command == ("longcepo ask --resume T1 --model local --state-dir '/tmp/my state' "
                        "--chunk-size 1024 --window 2048 --max-output-tokens 256 "
                        "--temperature 0 --no-plan")
+
+
+def test_the_bundled_model_is_announced_as_unable_to_answer(monkeypatch):
+    from longcepo.cli.ask import bundled_model_notes
+
+    monkeypatch.setattr("longcepo.cli.ask.program", lambda: ".venv/bin/longcepo")
+    monkeypatch.delenv("LONGCEPO_MODEL", raising=False)
+    local = argparse.Namespace(model="local", model_path=None)
+    before, after = bundled_model_notes(local)
+    assert "135M" in before and "cannot answer" in before and "wrong" in after
+    for note in (before, after):
+        assert ".venv/bin/longcepo ask --base-url URL --model NAME" in note
+    assert bundled_model_notes(argparse.Namespace(model="local", model_path="big.gguf")) is None
+    assert bundled_model_notes(argparse.Namespace(model="gpt-4o-mini", model_path=None)) is None
