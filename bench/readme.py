@@ -59,8 +59,8 @@ def render(name: str, data: dict[str, Any]) -> str:
     """The body of block `name` from the recorded measurements."""
     demo = data.get("demo")
     if name == "demo-output":
-        if not demo:
-            return "_Not measured yet: run `make readme`._\n"
+        if not demo or not demo.get("transcript"):
+            return "_Not recorded yet: run `make readme`._\n"
         return "```text\n$ make demo\n" + demo["transcript"].rstrip("\n") + "\n```\n"
     if name == "demo-figures":
         if not demo:
@@ -68,8 +68,8 @@ def render(name: str, data: dict[str, Any]) -> str:
         return (f"Measured ({_stamp(demo)}): {demo['calls']} LLM calls, {demo['retries']} of "
                 f"them format re-asks, {demo['prompt_tokens']:,} prompt and "
                 f"{demo['completion_tokens']:,} completion tokens, {duration(demo['seconds'])} "
-                f"for the run. The final answer was {json.dumps(demo['answer'])} (gold: "
-                f"{GOLD}).\n")
+                f"for the run. The final answer was `{' / '.join(demo['answer'].splitlines())}` "
+                f"(gold: {GOLD}).\n")
     if name == "timings":
         lines = ["| command | where | wall time |", "| --- | --- | --- |"]
         for key, (command, where) in TIMING_ROWS.items():

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import chunking, cost, overhead, report, scale, walltime
+from bench import chunking, cost, overhead, progress, report, scale, walltime
 
 SECTIONS: dict[str, Callable[[], Any]] = {
     "cost": cost.run,  # also writes prefix.json
@@ -22,6 +22,7 @@ SECTIONS: dict[str, Callable[[], Any]] = {
     "overhead": overhead.run,
     "scale": scale.run,
     "chunking": chunking.run,
+    "progress": progress.run,
 }
 ALIASES = {"prefix": "cost"}
 

@@ -20,7 +20,7 @@ PLAIN_EVERY = 5.0
 REDRAW_EVERY = 1.0
 """Seconds between redraws of the terminal line while nothing finishes."""
 ETA_MIN_TASKS = 3
-"""Finished tasks (including one map) before an ETA is shown: earlier ones mislead."""
+"""Finished tasks before an ETA is shown: one or two measured calls mislead."""
 IN_FLIGHT_CAP = 0.9
 """The bar never shows a running task as more than this far along."""
 KINDS = ("summary", "map", "merge", "reduce")
@@ -134,8 +134,7 @@ class Progress:
     def seconds_left(self) -> float | None:
         """Estimated seconds to the end, or None until the estimate means something."""
         left = self._left_by_kind()
-        if (left is None or self.rates.total < ETA_MIN_TASKS or not self.rates.count["map"]
-                or self.work_start is None):
+        if left is None or self.rates.total < ETA_MIN_TASKS or self.work_start is None:
             return None
         estimate = 0.0
         for kind, count in left.items():
@@ -145,7 +144,7 @@ class Progress:
         return max(0.0, estimate - min(self._in_flight(), running))
 
     def eta(self) -> str:
-        """Time left, `--:--` until a few tasks (one map among them) have been measured."""
+        """Time left, `--:--` until a few tasks have been measured."""
         left = self.seconds_left()
         return "--:--" if left is None else clock(left)
 
