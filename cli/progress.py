@@ -97,7 +97,7 @@ class Progress:
         self.maps_done = 0
         self.reduce_done = False
         self.merges_left = 0
-        self._last_line = -float("inf")
+        self._last_line = self.start  # a log gets its first status line after PLAIN_EVERY
         self._drawn = False
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -158,20 +158,31 @@ class Progress:
                 done += min(IN_FLIGHT_CAP, self._in_flight() / per_task)
         return min(1.0, done / self.total)
 
-    def line(self) -> str:
+    def line(self, bar_width: int = BAR_WIDTH) -> str:
         """The status line: pass, stage, bar, counts, elapsed time and ETA."""
-        filled = int(BAR_WIDTH * self._bar_fraction())
         head = f"pass {self.pass_index + 1}/{self.passes}" if self.passes else "preparing"
         count = f"{self.done}/{self.total}" if self.total else ""
-        return (f"{head} {self.stage:<9} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
-                f"{count:>7}  elapsed {clock(self._now() - self.start)}  eta {self.eta()}")
+        bar = ""
+        if bar_width > 0:
+            filled = int(bar_width * self._bar_fraction())
+            bar = f" [{'#' * filled}{'.' * (bar_width - filled)}]"
+        return (f"{head} {self.stage:<9}{bar} {count:>7}  elapsed "
+                f"{clock(self._now() - self.start)}  eta {self.eta()}")
 
     # -- output ------------------------------------------------------------------------------
 
     def _fitted(self) -> str:
-        """The line cut to one column less than the terminal, so it never wraps."""
+        """The line in one column less than the terminal, so it never wraps.
+
+        The bar shrinks first (and goes below 6 columns); the counts, clock and ETA are cut
+        only when even the bare line does not fit.
+        """
         width = max(1, self._columns() - 1)
         text = self.line()
+        if len(text) <= width:
+            return text
+        room = BAR_WIDTH - (len(text) - width)
+        text = self.line(room if room >= 6 else 0)
         return text if len(text) <= width else text[:width]
 
     def _show(self, force: bool = False) -> None:

@@ -120,6 +120,21 @@ def test_a_narrow_terminal_never_wraps(tick):
     assert bars[-1].startswith("pass 1/2 summaries")
 
 
+def test_a_narrow_terminal_loses_the_bar_before_the_clock(tick):
+    out = Terminal()
+    p = Progress(out, columns=lambda: 60)
+    feed(p, [{"event": "ingested", "documents": 1, "chunks": 3},
+             {"event": "plan", "sub_questions": ["a?"]},
+             {"event": "pass_start", "index": 0, "passes": 2, "question": "a?", "final": False}])
+    bar = out.getvalue().split("\r\033[K")[-1]
+    assert len(bar) <= 59 and bar.endswith("elapsed 0:00  eta --:--") and "[" not in bar
+    wide = Terminal()
+    q = Progress(wide, columns=lambda: 70)
+    feed(q, [{"event": "ingested", "documents": 1, "chunks": 3}])
+    line = wide.getvalue().split("\r\033[K")[-1]
+    assert "[" in line and len(line) <= 69 and line.endswith("eta --:--"), "a shorter bar"
+
+
 def test_a_resumed_run_shows_pass_stage_and_eta(tick):
     p = Progress(io.StringIO())
     p.resume_from({"documents": [{"n_chunks": 3}, {"n_chunks": 2}],
