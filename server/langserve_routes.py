@@ -27,7 +27,7 @@ from langgraph.types import Overwrite, Send
 from langserve import add_routes
 from langserve.serialization import WellKnownLCSerializer
 from longcepo.nodes.errors import LongcepoError
-from longcepo.runtime.runs import check_request, run_to_end, stream_run
+from longcepo.runtime.runs import check_request, is_resume_request, run_to_end, stream_run
 from longcepo.server.guards import RequestRejected, Scope
 from longcepo.server.settings import THREAD_HEADER, ServerSettings, configurable_model, context_for
 from longcepo.state import Context
@@ -222,6 +222,22 @@ def _check_one(settings: ServerSettings, item: Any, config: Any) -> None:
         raise RequestRejected(400, str(exc)) from None
 
 
+def _check_resumable(scope: Scope, body: Mapping[str, Any]) -> None:
+    """An empty input resumes a thread; without a thread id there is nothing to resume.
+
+    The playground's Start on an empty form sends just that; answer 400 before a stream opens.
+    """
+    item, config = body.get("input"), body.get("config")
+    if not isinstance(item, Mapping | None) or not is_resume_request(item):
+        return
+    configurable = (config or {}).get("configurable") if isinstance(config, Mapping) else None
+    named = isinstance(configurable, Mapping) and configurable.get("thread_id")
+    headers = {bytes(k).lower() for k, _ in scope.get("headers", [])}
+    if not named and THREAD_HEADER.encode() not in headers:
+        raise RequestRejected(400, "the input is empty: send 'context' and 'query' (or "
+                                   "'message'), or a thread id to resume")
+
+
 def request_check(settings: ServerSettings) -> Callable[[Scope, bytes], Any]:
     """The run gate's check for LangServe routes: JSON, settings and input, before any run."""
 
@@ -229,6 +245,8 @@ def request_check(settings: ServerSettings) -> Callable[[Scope, bytes], Any]:
         body = _body(raw)
         if not isinstance(body, Mapping):
             raise RequestRejected(400, "the request body must be a JSON object")
+        if not scope["path"].endswith("/batch"):
+            _check_resumable(scope, body)
         if scope["path"].endswith("/batch"):
             inputs = body.get("inputs")
             if not isinstance(inputs, list):

@@ -114,3 +114,12 @@ def test_the_login_cookie_opens_the_pages_but_not_the_openai_route(server):
         assert client.get("/longcepo/playground/").status_code == 200
         assert client.get("/openapi.json").status_code == 200
         assert client.get("/v1/models").status_code == 401, "the OpenAI route needs the header"
+
+
+def test_start_on_an_empty_playground_form_is_a_400_not_a_broken_stream(server, double):
+    before = len(double.log)
+    reply = httpx.post(f"{server.url}/longcepo/stream_log", headers={"Authorization":
+                       f"Bearer {KEY}"}, json={"input": {"documents": []},
+                                               "config": {"configurable": {}}}, timeout=30)
+    assert reply.status_code == 400 and "the input is empty" in reply.json()["error"]["message"]
+    assert len(double.log) == before and "Traceback" not in server.log()
