@@ -60,3 +60,15 @@ def test_install_hints_use_make_in_the_checkout_and_pip_elsewhere(venv, monkeypa
     monkeypatch.setenv("PATH", str(venv))
     assert commands.install_hint("local") == "pip install 'longcepo[local]'"
 
+
+
+def test_help_examples_name_the_command_that_runs_here(monkeypatch):
+    from longcepo.cli import main as cli_main
+
+    text = "examples:\n  longcepo ask --resume X\n  OPENAI_API_KEY=... longcepo ask -q\n"
+    monkeypatch.setattr(commands, "program", lambda: ".venv/bin/longcepo")
+    assert cli_main.runnable_examples(text) == (
+        "examples:\n  .venv/bin/longcepo ask --resume X\n"
+        "  OPENAI_API_KEY=... .venv/bin/longcepo ask -q\n")
+    monkeypatch.setattr(commands, "program", lambda: "longcepo")
+    assert cli_main.runnable_examples(text) == text
