@@ -243,6 +243,11 @@ class Progress:
 
     def resume_from(self, values: Mapping[str, Any]) -> None:
         """Rebuild pass, chunk and plan counters from a checkpointed run's state."""
+        with self._lock:
+            self._resume_from(values)
+        self._show()
+
+    def _resume_from(self, values: Mapping[str, Any]) -> None:
         self.chunks = sum(int(d.get("n_chunks", 0)) for d in values.get("documents") or [])
         subs = values.get("sub_questions")
         if subs is None:
