@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import html
 import importlib.resources
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
@@ -42,7 +42,7 @@ def cookie_token(cookie_header: str | None) -> str | None:
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(cookie_header)
-    except Exception:  # a malformed header is no session, not an error
+    except CookieError:  # a malformed header is no session, not an error
         return None
     morsel = jar.get(COOKIE)
     return morsel.value if morsel else None
@@ -50,7 +50,7 @@ def cookie_token(cookie_header: str | None) -> str | None:
 
 def is_page_path(path: str) -> bool:
     """Whether the login cookie counts for `path`."""
-    return path.startswith(PAGE_PATHS) or path in PAGE_PATHS
+    return path.startswith(PAGE_PATHS)
 
 
 def _landing(target: str | None) -> str:
