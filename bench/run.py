@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import chunking, cost, documents, overhead, report, scale, walltime
+from bench import chunking, cost, documents, overhead, progress, report, scale, walltime
 
 SECTIONS: dict[str, Callable[[], Any]] = {
     "cost": cost.run,  # also writes prefix.json
@@ -23,6 +23,7 @@ SECTIONS: dict[str, Callable[[], Any]] = {
     "scale": scale.run,
     "chunking": chunking.run,
     "documents": documents.run,
+    "progress": progress.run,
 }
 ALIASES = {"prefix": "cost"}
 

@@ -24,13 +24,14 @@ from longcepo.cli.common import (
     fail,
     resume_command,
 )
-from longcepo.cli.local import local_endpoint
+from longcepo.cli.local import local_endpoint, local_requested
 from longcepo.cli.progress import Progress, clock
 from longcepo.documents import read_documents
 from longcepo.env import default_state_dir
 from longcepo.local import LocalModelError, LocalServerError
 from longcepo.local.server import terminate_as_interrupt
 from longcepo.nodes.errors import ConfigError, InputError, LLMCallError, LongcepoError
+from longcepo.runtime.commands import program
 from longcepo.state import Context, Document
 
 DESCRIPTION = """Answer a question over long documents with a small-window model.
@@ -94,6 +95,7 @@ async def run(args: argparse.Namespace, ctx: Context, documents: list[Document] 
             if not state.values:
                 where = args.state_dir or "~/.longcepo"
                 raise CliError(f"no run with thread id {thread_id} in {where}")
+            progress.resume_from(state.values)
         async for _, _, event in graph.astream(payload, config, context=ctx,
                                                stream_mode=["custom"], subgraphs=True,
                                                durability="sync"):
@@ -145,6 +147,26 @@ def _print_result(result: dict[str, Any], args: argparse.Namespace, progress: Pr
     print(result["answer"], flush=True)
 
 
+def bundled_model_notes(args: argparse.Namespace) -> tuple[str, str] | None:
+    """What to say before and after a run on the bundled demo model (None for any other).
+
+    The 135M model runs the real pipeline offline, but its answers are not answers: a new
+    user must not take them for what longcepo does with a real model.
+    """
+    if not local_requested(args) or args.model_path:
+        return None
+    real = (f"{program()} ask --base-url URL --model NAME [--api-key KEY] --context-file ... "
+            "--query ...")
+    before = ("note: --model local runs the bundled SmolLM2-135M, a 135M-parameter model that "
+              "shows the whole pipeline running offline but cannot answer a question like "
+              "this one: expect a wrong answer. For real answers point longcepo at an "
+              f"OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama, OpenAI...): {real}, "
+              "or run a bigger GGUF with --model-path FILE.")
+    after = ("note: that answer came from the bundled 135M demo model and is most likely wrong; "
+             f"for real answers: {real}")
+    return before, after
+
+
 def _configure_logging(args: argparse.Namespace) -> None:
     # -q and --json hide progress, not warnings: a warning (say, traces dropped) still matters
     level = logging.INFO if args.verbose >= 2 else logging.WARNING
@@ -185,6 +207,8 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     _configure_logging(args)
     args.thread_id = args.resume or args.thread_id or uuid.uuid4().hex
     progress = Progress(verbose=bool(args.verbose), quiet=args.quiet or args.json)
+    progress.start_ticker()
+    demo_notes: tuple[str, str] | None = None
     try:
         with terminate_as_interrupt():
             if args.resume:
@@ -197,6 +221,9 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 documents = read_inputs(args, progress)
                 cli_saved_options.save(args)
             texts = [d["text"] for d in documents or []]
+            demo_notes = bundled_model_notes(args)
+            if demo_notes:
+                progress.say(demo_notes[0])
             with local_endpoint(args, texts, progress.say) as (defaults, forced):
                 ctx = context_from_args(args, defaults, **forced)
                 result = asyncio.run(run(args, ctx, documents, progress))
@@ -220,4 +247,6 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                                        f"{resume_command(args)}")
     progress.close()
     _print_result(result, args, progress)
+    if demo_notes:
+        progress.say(demo_notes[1])
     return 0

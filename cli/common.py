@@ -9,6 +9,7 @@ import sys
 from dataclasses import MISSING, Field, fields
 from typing import Any
 
+from longcepo.runtime.commands import program
 from longcepo.state import STAGES, Context
 
 EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
@@ -98,7 +99,7 @@ SETTING_OPTIONS = {
 
 def resume_command(args: argparse.Namespace) -> str:
     """The command that continues this run, with the settings it was started with."""
-    parts = ["longcepo", "ask", "--resume", str(args.thread_id)]
+    parts = [program(), "ask", "--resume", str(args.thread_id)]
     for name, option in SETTING_OPTIONS.items():
         value = getattr(args, name, None)
         if value is not None:

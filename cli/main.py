@@ -7,6 +7,7 @@ longcepo ask --resume 3f2a...            # continue a failed or interrupted run
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from importlib import import_module
 from types import ModuleType
@@ -32,6 +33,22 @@ EXAMPLES = """examples:
 """
 
 
+def runnable_examples(text: str | None) -> str | None:
+    """Help examples with the command as it can be started from here.
+
+    `.venv/bin/longcepo` when the script is not on PATH, so they can be pasted as they are.
+    """
+    if not text:
+        return text
+    from longcepo.runtime.commands import program
+
+    name = program()
+    if name == "longcepo":
+        return text
+    command_start = r"(?m)(^\s+|^\s+\S+=\S+ )longcepo (?=[a-zA-Z-])"
+    return re.sub(command_start, lambda m: m.group(1) + name + " ", text)
+
+
 def command_module(name: str) -> ModuleType:
     """The module that implements subcommand `name`."""
     return import_module(COMMANDS[name][0])
@@ -42,7 +59,8 @@ def build_parser(
 ) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The parser and each fully built subcommand parser: all of them, or just `only`'s."""
     parser = argparse.ArgumentParser(
-        prog="longcepo", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="longcepo", epilog=runnable_examples(EXAMPLES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Answer questions over documents of any length with a small-window model.")
     parser.add_argument("--version", action="version", version=f"longcepo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -51,7 +69,7 @@ def build_parser(
         if only is None or name == only:
             module = command_module(name)
             built[name] = sub.add_parser(
-                name, help=help_line, epilog=getattr(module, "EXAMPLES", None),
+                name, help=help_line, epilog=runnable_examples(getattr(module, "EXAMPLES", None)),
                 description=getattr(module, "DESCRIPTION", help_line[0].upper() + help_line[1:]),
                 formatter_class=argparse.RawDescriptionHelpFormatter)
             module.add_arguments(built[name])

@@ -52,7 +52,9 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--max-body-mb", type=positive(float), default=32.0,
                        help="largest request body in MiB; larger ones get 413 (32)")
     serve.add_argument("--log-level", default="info",
-                       choices=["debug", "info", "warning", "error"], help="(info)")
+                       choices=["debug", "info", "warning", "error"],
+                       help="how much the server logs: its requests and runs at info, each LLM "
+                            "call at debug (info)")
 
 
 def _is_loopback(host: str) -> bool:

@@ -146,8 +146,8 @@ def _check_numbers(ctx: Context) -> None:
         raise ConfigError("delimiter is empty; the default is <CONTEXT_END>")
     if ctx.base_url is None and not ctx.api_key:
         raise ConfigError(
-            "no API key for api.openai.com: set OPENAI_API_KEY or api_key, or point base_url "
-            "(OPENAI_BASE_URL) at your own OpenAI-compatible server"
+            "no API key for api.openai.com: pass --api-key or set OPENAI_API_KEY (in Python: "
+            "api_key), or point --base-url (OPENAI_BASE_URL) at your own OpenAI-compatible server"
         )
 
 

@@ -18,7 +18,7 @@ from longcepo.graph.main import build_graph
 from longcepo.nodes.errors import LongcepoError
 from longcepo.runtime.persistence import open_graph
 from longcepo.runtime.tracing import bounded_tracing
-from longcepo.server import langserve_routes, openai_api
+from longcepo.server import langserve_routes, openai_api, pages
 from longcepo.server.guards import BearerAuth, BodyLimit, Check, RunGate, RunLimiter, error_payload
 from longcepo.server.settings import ServerSettings
 
@@ -72,7 +72,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             finally:
                 holder.set(None)
 
-    app = FastAPI(title="longcepo", lifespan=lifespan,
+    app = FastAPI(title="longcepo", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="LongCePO: answers over documents of any length with a "
                               "small-window model. LangServe at /longcepo, OpenAI at /v1.")
 
@@ -86,6 +86,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def longcepo_error(request: Request, exc: LongcepoError) -> JSONResponse:
         return JSONResponse(error_payload(str(exc), exc.kind), status_code=exc.http_status)
 
+    pages.add_pages(app, settings.api_key)  # before LangServe's playground catches its paths
     langserve_routes.mount(app, settings, holder, build_graph())
     app.include_router(openai_api.router(settings, holder))
     limiter = RunLimiter(settings.max_runs, settings.max_queue, settings.queue_timeout)
