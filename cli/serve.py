@@ -51,6 +51,9 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
                        help="seconds a request waits for a slot before 503 (120)")
     serve.add_argument("--max-body-mb", type=positive(float), default=32.0,
                        help="largest request body in MiB; larger ones get 413 (32)")
+    serve.add_argument("--shutdown-grace", type=positive(float), default=3.0,
+                       help="seconds runs in flight may take to finish after SIGTERM before "
+                            "they are stopped, checkpointed and resumable on any replica (3)")
     serve.add_argument("--log-level", default="info",
                        choices=["debug", "info", "warning", "error"], help="(info)")
 
@@ -118,7 +121,7 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     shown = f"[{host}]" if ":" in host else host
     print(f"longcepo serving on http://{shown}:{port}", flush=True)
     config = uvicorn.Config(create_app(settings), log_level=args.log_level,
-                            timeout_graceful_shutdown=10)
+                            timeout_graceful_shutdown=args.shutdown_grace)
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

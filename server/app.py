@@ -16,10 +16,19 @@ from fastapi.responses import JSONResponse
 from langgraph.graph.state import CompiledStateGraph
 from longcepo.graph.main import build_graph
 from longcepo.nodes.errors import LongcepoError
-from longcepo.runtime.persistence import open_graph
+from longcepo.runtime.leases import Leases
+from longcepo.runtime.persistence import open_graph, open_leases
 from longcepo.runtime.tracing import bounded_tracing
 from longcepo.server import langserve_routes, openai_api
-from longcepo.server.guards import BearerAuth, BodyLimit, Check, RunGate, RunLimiter, error_payload
+from longcepo.server.guards import (
+    BearerAuth,
+    BodyLimit,
+    Check,
+    RunGate,
+    RunLimiter,
+    error_payload,
+    retry_headers,
+)
 from longcepo.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -30,6 +39,8 @@ class GraphHolder:
 
     def __init__(self) -> None:
         self._graph: CompiledStateGraph[Any, Any, Any, Any] | None = None
+        self.leases: Leases | None = None
+        """One run per thread, across every process sharing the state."""
 
     def __call__(self) -> CompiledStateGraph[Any, Any, Any, Any]:
         """The graph; refused while the server starts or stops."""
@@ -66,6 +77,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             stack.enter_context(bounded_tracing(settings.trace_flush_timeout))
             graph = await stack.enter_async_context(
                 open_graph(postgres_uri=settings.postgres_uri, state_dir=settings.state_dir))
+            holder.leases = open_leases(postgres_uri=settings.postgres_uri,
+                                        state_dir=settings.state_dir)
             holder.set(graph)
             try:
                 yield
@@ -84,10 +97,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.exception_handler(LongcepoError)
     async def longcepo_error(request: Request, exc: LongcepoError) -> JSONResponse:
-        return JSONResponse(error_payload(str(exc), exc.kind), status_code=exc.http_status)
+        return JSONResponse(error_payload(str(exc), exc.kind), status_code=exc.http_status,
+                            headers=retry_headers(exc))
 
-    langserve_routes.mount(app, settings, holder, build_graph())
-    app.include_router(openai_api.router(settings, holder))
+    langserve_routes.mount(app, settings, holder, build_graph(), leases=lambda: holder.leases)
+    app.include_router(openai_api.router(settings, holder, leases=lambda: holder.leases))
     limiter = RunLimiter(settings.max_runs, settings.max_queue, settings.queue_timeout)
     app.state.limiter = limiter
     # the last added runs first: key, then body size, then checks and run slots
