@@ -1,0 +1,113 @@
+"""Replies paid twice: SIGKILL `longcepo ask` at several points of the map stage, then resume.
+
+python -m bench.kills [--kills 4] [--concurrency 16] [--latency 0.2]
+
+For each kill, a call the resumed run sends again is "late" when the double had sent its
+reply before the kill: that reply arrived (or was on the wire) and should have been kept.
+The lag says how long before the kill it was sent. Writes bench/results/kills.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from llm_double.corpus import chain_task
+from llm_double.process import DoubleProcess, start_double_process
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "longcepo", "ask", *args]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("OPENAI_BASE_URL", None)
+    env.update(LANGSMITH_TRACING="false", LANGCHAIN_TRACING_V2="false")
+    return env
+
+
+def _wait_maps(double: DoubleProcess, cli: subprocess.Popen[str], count: int) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if double.stats()["stages"].get("map", 0) >= count:
+            return
+        if cli.poll() is not None:
+            raise RuntimeError(f"the CLI ended early: {cli.communicate()}")
+        time.sleep(0.005)
+    raise RuntimeError("the map stage never started")
+
+
+def one_kill(folder: Path, after_maps: int, concurrency: int, latency: float) -> dict[str, Any]:
+    """Kill once after `after_maps` map replies; resume; compare the double's logs."""
+    doc = chain_task(24_000, hops=2, seed=21)
+    path = folder / "doc.md"
+    path.write_text(doc.text, encoding="utf-8")
+    options = ["--api-key", "test", "--model", "llm-double", "--chunk-size", "1024",
+               "--window", "4096", "--max-output-tokens", "256", "--neighbors", "2",
+               "--concurrency", str(concurrency), "--retries", "2", "--timeout", "30",
+               "--state-dir", str(folder / f"state-{after_maps}"), "--json", "-q"]
+    with start_double_process("--latency", str(latency)) as double:
+        thread = f"kill-{after_maps}"
+        first = subprocess.Popen(_cli("--context-file", str(path), "--query", doc.task.question,
+                                      "--thread-id", thread, "--base-url", double.base_url,
+                                      *options),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=_env())
+        try:
+            _wait_maps(double, first, after_maps)
+            os.kill(first.pid, signal.SIGKILL)
+            killed_at = time.time()
+        finally:
+            first.kill()
+            first.communicate()
+        deadline = time.monotonic() + 10
+        while double.stats()["in_flight"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        before = double.log()
+        resumed = subprocess.run(_cli("--resume", thread, "--base-url", double.base_url,
+                                      *options), capture_output=True, text=True, env=_env(),
+                                 timeout=600)
+        after = double.log()[len(before):]
+    ok = resumed.returncode == 0 and json.loads(resumed.stdout)["answer"].strip() == doc.task.gold
+    sent = {e["digest"]: killed_at - (e["ts"] + e["latency_s"]) for e in before
+            if e["outcome"] == "ok"}
+    again = [e["digest"] for e in after if e["digest"] in sent]
+    late = sorted(round(sent[d], 3) for d in again if sent[d] > 0)
+    return {"after_maps": after_maps, "calls_before": len(before), "calls_after": len(after),
+            "resent": len(again), "resent_after_reply_sent": len(late),
+            "lags_s": late, "resumed_ok": ok}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the kills and print one line each."""
+    parser = argparse.ArgumentParser(prog="python -m bench.kills", description=__doc__)
+    parser.add_argument("--kills", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--latency", type=float, default=0.2)
+    args = parser.parse_args(argv)
+    points = [5 + i * 12 for i in range(args.kills)]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for point in points:
+            row = one_kill(Path(tmp), point, args.concurrency, args.latency)
+            rows.append(row)
+            print(json.dumps(row), flush=True)  # noqa: T201 - a benchmark's report
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "kills.json").write_text(json.dumps(
+        {"concurrency": args.concurrency, "latency_s": args.latency, "kills": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
