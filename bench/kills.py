@@ -48,8 +48,9 @@ def _wait_maps(double: DoubleProcess, cli: subprocess.Popen[str], count: int) ->
     raise RuntimeError("the map stage never started")
 
 
-def one_kill(folder: Path, after_maps: int, concurrency: int, latency: float) -> dict[str, Any]:
-    """Kill once after `after_maps` map replies; resume; compare the double's logs."""
+def one_kill(folder: Path, after_maps: int, concurrency: int, latency: float,
+             offset: float = 0.0) -> dict[str, Any]:
+    """Kill `offset` s after the `after_maps`-th map reply; resume; compare the double's logs."""
     doc = chain_task(24_000, hops=2, seed=21)
     path = folder / "doc.md"
     path.write_text(doc.text, encoding="utf-8")
@@ -66,6 +67,7 @@ def one_kill(folder: Path, after_maps: int, concurrency: int, latency: float) ->
                                  env=_env())
         try:
             _wait_maps(double, first, after_maps)
+            time.sleep(offset)
             os.kill(first.pid, signal.SIGKILL)
             killed_at = time.time()
         finally:
@@ -84,7 +86,8 @@ def one_kill(folder: Path, after_maps: int, concurrency: int, latency: float) ->
             if e["outcome"] == "ok"}
     again = [e["digest"] for e in after if e["digest"] in sent]
     late = sorted(round(sent[d], 3) for d in again if sent[d] > 0)
-    return {"after_maps": after_maps, "calls_before": len(before), "calls_after": len(after),
+    return {"after_maps": after_maps, "offset_s": offset, "calls_before": len(before),
+            "calls_after": len(after),
             "resent": len(again), "resent_after_reply_sent": len(late),
             "lags_s": late, "resumed_ok": ok}
 
@@ -96,11 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--latency", type=float, default=0.2)
     args = parser.parse_args(argv)
-    points = [5 + i * 12 for i in range(args.kills)]
+    points = [(5 + i * 12, (0.0, 0.05, 0.1, 0.15)[i % 4]) for i in range(args.kills)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for point in points:
-            row = one_kill(Path(tmp), point, args.concurrency, args.latency)
+        for point, offset in points:
+            row = one_kill(Path(tmp), point, args.concurrency, args.latency, offset)
             rows.append(row)
             print(json.dumps(row), flush=True)  # noqa: T201 - a benchmark's report
     RESULTS.mkdir(exist_ok=True)

@@ -21,6 +21,7 @@ from longcepo.graph.main import build_graph
 from longcepo.nodes import store as chunk_store
 from longcepo.nodes.budget import validate_context
 from longcepo.nodes.ingest import ingest
+from longcepo.runtime.call_store import sqlite_call_store
 from longcepo.state import Context, OutputState
 
 CONTEXT_FIELDS = frozenset(f.name for f in fields(Context))
@@ -33,9 +34,10 @@ received reply reaches the call cache within milliseconds instead of queueing be
 async def sqlite_graph(
     state_dir: str | Path | None = None,
 ) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
-    """The main graph with checkpoints and chunks in two SQLite files under `state_dir`.
+    """The main graph with checkpoints, chunks and the call cache in SQLite under `state_dir`.
 
-    Two files, not one: checkpoint writes and chunk writes then never wait on each other.
+    Separate files (checkpoints, chunks, the call cache) so their writes never wait on each
+    other.
     """
     folder = Path(state_dir) if state_dir else default_state_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -47,7 +49,12 @@ async def sqlite_graph(
         await store.setup()
         for conn in (saver.conn, store.conn):
             await conn.executescript(FAST_DURABLE)
-        yield build_graph(checkpointer=saver, store=store)
+        with sqlite_call_store(folder) as calls:
+            chunk_store.use_call_store(store, calls)
+            try:
+                yield build_graph(checkpointer=saver, store=store)
+            finally:
+                chunk_store.use_call_store(store, None)
 
 
 def make_context(**settings: Any) -> Context:
