@@ -97,6 +97,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
 def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run the server until interrupted."""
     import uvicorn
+    from longcepo.nodes.redact import AccessLogRedactor
     from longcepo.runtime.persistence import check_reachable
     from longcepo.server.app import create_app
 
@@ -122,6 +123,7 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     print(f"longcepo serving on http://{shown}:{port}", flush=True)
     config = uvicorn.Config(create_app(settings), log_level=args.log_level,
                             timeout_graceful_shutdown=args.shutdown_grace)
+    logging.getLogger("uvicorn.access").addFilter(AccessLogRedactor())
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

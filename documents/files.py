@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from longcepo.nodes.errors import InputError
 
 TEXT_SUFFIXES = (".txt", ".md")
+MAX_FILE_BYTES = 256 * 2**20
+"""Largest document file read; far above what a run over it would cost to answer."""
+
+
+def read_capped(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes.
+
+    A FIFO would block forever and a device such as /dev/zero never ends, so anything that
+    is not a regular file (after following links) is refused before it is opened; a file
+    that grows past the limit while read is refused too.
+    """
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path} is not a regular file (a pipe, device or socket); save "
+                             "the text to a .txt or .md file and pass that")
+        if info.st_size > limit:
+            raise InputError(f"{path} is {info.st_size / 2**20:.0f} MiB, over the "
+                             f"{limit / 2**20:.0f} MiB limit of one document; split it")
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise InputError(f"{path} grew past the {limit / 2**20:.0f} MiB limit of one "
+                         "document while it was read; split it")
+    return data
 
 
 def read_text(path: Path) -> str:
     """The UTF-8 text of one file, refusing binary, undecodable and empty files."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    data = read_capped(path)
     if b"\x00" in data[:8192]:
         raise InputError(f"{path} looks binary; pass .txt or .md text files")
     try:

@@ -8,7 +8,7 @@ answer without a single LLM call; an empty request on a thread resumes it.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, get_type_hints
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
@@ -17,7 +17,7 @@ from longcepo.nodes.errors import InputError, LongcepoError
 from longcepo.nodes.ingest import as_documents, split_request
 from longcepo.runtime.api import output_of, run_config, store_input
 from longcepo.runtime.leases import Leases, hold
-from longcepo.state import Context, ProgressEvent
+from longcepo.state import Context, DocumentEntry, ProgressEvent
 
 INPUT_KEYS = ("context", "query", "message", "documents")
 
@@ -48,12 +48,28 @@ def check_request(request: Mapping[str, Any] | None, ctx: Context) -> None:
         query = request.get("query")
         if not isinstance(query, str) or not query.strip():
             raise InputError("the query is empty; ask a question about the document")
+        check_entries(request["documents"])
         return
     context, query = split_request(request, ctx.delimiter)
     if not query:
         raise InputError("the query is empty; ask a question about the document")
     as_documents(context)
     check_question(ctx, query)
+
+
+def check_entries(entries: Any) -> None:
+    """`documents` must be manifest entries of ingested documents, as a run's output gives."""
+    fields = get_type_hints(DocumentEntry)
+    if not isinstance(entries, list):
+        raise InputError("'documents' must be a list of ingested-document entries; to send "
+                         "text, use 'context' (a string or a list of {'id', 'text'})")
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Mapping) or any(
+                not isinstance(entry.get(name), kind)
+                for name, kind in fields.items()):
+            raise InputError(f"documents[{i}] is not an ingested-document entry (it needs "
+                             f"{', '.join(fields)}); to send text, use 'context' with "
+                             "{'id', 'text'} documents")
 
 
 def _same_request(values: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:

@@ -7,17 +7,21 @@ through `holder.graph`, so the app object can be built before the database is up
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from langgraph.graph.state import CompiledStateGraph
+from longcepo.env import default_state_dir
 from longcepo.graph.main import build_graph
-from longcepo.nodes.errors import LongcepoError
+from longcepo.nodes.errors import LongcepoError, StateError
 from longcepo.runtime.leases import Leases
 from longcepo.runtime.persistence import open_graph, open_leases
+from longcepo.runtime.state_errors import state_error
 from longcepo.runtime.tracing import bounded_tracing
 from longcepo.server import langserve_routes, openai_api
 from longcepo.server.guards import (
@@ -32,6 +36,7 @@ from longcepo.server.guards import (
 from longcepo.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
+SCHEMA_HINT = "GET /longcepo/input_schema"
 
 
 class GraphHolder:
@@ -51,6 +56,16 @@ class GraphHolder:
     def set(self, graph: CompiledStateGraph[Any, Any, Any, Any] | None) -> None:
         """Install (or drop, at shutdown) the graph."""
         self._graph = graph
+
+
+def validation_line(errors: Sequence[Any]) -> str:
+    """Pydantic's error list as one line naming each bad field."""
+    problems = []
+    for error in list(errors)[:3]:
+        loc = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "input"))
+        problems.append(f"{loc or 'input'}: {error.get('msg', 'invalid')}")
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return f"bad request: {'; '.join(problems)}{more}; see the input schema at {SCHEMA_HINT}"
 
 
 def _routes_to_check(settings: ServerSettings) -> Callable[[str], Check | None]:
@@ -99,6 +114,21 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def longcepo_error(request: Request, exc: LongcepoError) -> JSONResponse:
         return JSONResponse(error_payload(str(exc), exc.kind), status_code=exc.http_status,
                             headers=retry_headers(exc))
+
+    @app.exception_handler(sqlite3.Error)
+    async def broken_state(request: Request, exc: sqlite3.Error) -> JSONResponse:
+        folder = settings.state_dir or default_state_dir()
+        problem = state_error(exc, folder) or StateError(
+            f"the run's state in {folder} failed: {exc}")
+        log.error("%s", problem)
+        return JSONResponse(error_payload(str(problem), problem.kind),
+                            status_code=problem.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # one line, like every other bad request, instead of pydantic's raw error list
+        return JSONResponse(error_payload(validation_line(exc.errors()),
+                                          "invalid_request_error"), status_code=400)
 
     langserve_routes.mount(app, settings, holder, build_graph(), leases=lambda: holder.leases)
     app.include_router(openai_api.router(settings, holder, leases=lambda: holder.leases))
