@@ -31,6 +31,7 @@ from longcepo.env import default_state_dir
 from longcepo.local import LocalModelError, LocalServerError
 from longcepo.local.server import terminate_as_interrupt
 from longcepo.nodes.errors import ConfigError, InputError, LLMCallError, StateError
+from longcepo.runtime.leases import ThreadBusy
 from longcepo.state import Context
 
 DESCRIPTION = """Answer a question over long documents with a small-window model.
@@ -131,14 +132,11 @@ def _state_folder(args: argparse.Namespace) -> Path:
 
 def _state_failure(exc: BaseException, args: argparse.Namespace) -> int:
     """Exit 2 with one line for broken local state; the resume command where it can help."""
-    from longcepo.runtime.leases import ThreadBusy
     from longcepo.runtime.state_errors import has_checkpoint, state_error
 
     folder = _state_folder(args)
-    problem = exc if isinstance(exc, StateError) else state_error(exc, folder)
-    if problem is None:
-        raise exc
-    message = str(problem)
+    problem = exc if isinstance(exc, StateError | ThreadBusy) else state_error(exc, folder)
+    message = str(problem or f"cannot use the run's state in {folder}: {exc}")
     if isinstance(problem, ThreadBusy):
         pass
     elif has_checkpoint(folder, args.thread_id):
@@ -178,7 +176,7 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         progress.close()
         return fail(EXIT_FAILED, f"{exc}\nnothing finished is lost; continue with: "
                                   f"{resume_command(args)}")
-    except (StateError, sqlite3.Error, OSError) as exc:
+    except (StateError, ThreadBusy, sqlite3.Error, OSError) as exc:
         progress.close()
         return _state_failure(exc, args)
     except KeyboardInterrupt:

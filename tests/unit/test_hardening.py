@@ -192,3 +192,21 @@ def test_langserve_bad_input_is_a_400_one_liner_not_pydantics_list(tmp_path):
             assert reply.status_code == 400, reply.text
             message = reply.json()["error"]["message"]
             assert isinstance(message, str) and "\n" not in message and "documents" in message
+
+
+def test_cli_refuses_a_thread_another_process_is_running(tmp_path, capsys):
+    doc = tmp_path / "doc.md"
+    doc.write_text("Some text.\n")
+
+    async def run_while_held() -> int:
+        held = await FileLeases(tmp_path).acquire("busy-1")
+        try:
+            return await asyncio.to_thread(cli.main, [
+                "ask", "--context-file", str(doc), "--query", "q", "--thread-id", "busy-1",
+                "--state-dir", str(tmp_path), "--base-url", "http://127.0.0.1:9/v1"])
+        finally:
+            await held.release()
+
+    code = asyncio.run(run_while_held())
+    err = capsys.readouterr().err
+    assert code == 2 and "'busy-1' is already running" in err and "Traceback" not in err
