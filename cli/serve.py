@@ -18,7 +18,7 @@ from longcepo.cli.common import (
     positive,
 )
 from longcepo.local import LOCAL_MODEL_NAME
-from longcepo.nodes.errors import ConfigError
+from longcepo.nodes.errors import ConfigError, StateError
 from longcepo.server.settings import SERVER_KEY_ENV, ServerSettings
 
 EXAMPLES = """examples:
@@ -81,6 +81,23 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+async def _check_state(state_dir: Path | None) -> None:
+    """Open the SQLite state once, so a broken state folder is one line, not a traceback."""
+    import sqlite3
+
+    from longcepo.env import default_state_dir
+    from longcepo.runtime.api import sqlite_graph
+    from longcepo.runtime.state_errors import state_error
+
+    folder = state_dir or default_state_dir()
+    try:
+        async with sqlite_graph(folder):
+            pass
+    except (sqlite3.Error, OSError) as exc:
+        raise state_error(exc, folder) or StateError(
+            f"cannot use the state in {folder}: {exc}; pass another --state-dir") from None
+
+
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     """Server settings from the parsed options and the environment."""
     from longcepo.runtime.persistence import postgres_uri_from_env
@@ -111,8 +128,10 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         settings = settings_from_args(args)
         if settings.postgres_uri:
             asyncio.run(check_reachable(settings.postgres_uri))
+        else:
+            asyncio.run(_check_state(settings.state_dir))
         sock = _bind(settings.host, settings.port)
-    except (ConfigError, TypeError) as exc:
+    except (ConfigError, StateError, TypeError) as exc:
         return fail(EXIT_BAD_INPUT, str(exc))
     if not _is_loopback(settings.host) and not settings.api_key:
         logging.getLogger(__name__).warning(

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -120,6 +121,15 @@ def create_app(settings: ServerSettings) -> FastAPI:
         folder = settings.state_dir or default_state_dir()
         problem = state_error(exc, folder) or StateError(
             f"the run's state in {folder} failed: {exc}")
+        log.error("%s", problem)
+        return JSONResponse(error_payload(str(problem), problem.kind),
+                            status_code=problem.http_status)
+
+    @app.exception_handler(psycopg.Error)
+    async def broken_database(request: Request, exc: psycopg.Error) -> JSONResponse:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        problem = StateError(f"the shared database failed ({reason}); nothing committed is "
+                             "lost: send the same request with the same X-Thread-Id to resume")
         log.error("%s", problem)
         return JSONResponse(error_payload(str(problem), problem.kind),
                             status_code=problem.http_status)

@@ -114,3 +114,14 @@ def test_resume_from_a_read_only_state_folder_is_one_line(tmp_path, task):
         again = run(cli("--resume", "ro-1", *common))
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["answer"].strip() == gold.gold
+
+
+def test_serve_with_a_broken_state_folder_is_one_line_and_exit_2(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "checkpoints.sqlite").write_text("not a database\n" * 100)
+    done = subprocess.run([sys.executable, "-m", "longcepo", "serve", "--port", "0",
+                           "--state-dir", str(state), "--base-url", "http://127.0.0.1:9/v1"],
+                          cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"{state / 'checkpoints.sqlite'} is not a longcepo state database" in error_line(done)

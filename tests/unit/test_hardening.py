@@ -12,10 +12,12 @@ import asyncio
 import dataclasses
 import logging
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from langchain_core.messages import HumanMessage
@@ -210,3 +212,23 @@ def test_cli_refuses_a_thread_another_process_is_running(tmp_path, capsys):
     code = asyncio.run(run_while_held())
     err = capsys.readouterr().err
     assert code == 2 and "'busy-1' is already running" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("error", "words"), [
+    (sqlite3.OperationalError("database or disk is full"), "the disk is full"),
+    (psycopg.OperationalError("could not extend file: No space left on device"),
+     "the shared database failed")])
+def test_broken_state_mid_run_is_a_503_json_error(tmp_path, monkeypatch, error, words):
+    from longcepo.server import openai_api
+
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(openai_api, "stream_run", broken)
+    settings = ServerSettings(context=Context(base_url="http://127.0.0.1:9/v1", api_key="k"),
+                              state_dir=tmp_path, api_key=None)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        reply = client.post("/v1/chat/completions", json={"model": "longcepo-m", "messages": [
+            {"role": "user", "content": "A document.<CONTEXT_END>What is it?"}]})
+    assert reply.status_code == 503, reply.text
+    assert words in reply.json()["error"]["message"]
