@@ -232,3 +232,22 @@ def test_broken_state_mid_run_is_a_503_json_error(tmp_path, monkeypatch, error, 
             {"role": "user", "content": "A document.<CONTEXT_END>What is it?"}]})
     assert reply.status_code == 503, reply.text
     assert words in reply.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("route", ["/longcepo/invoke", "/v1/chat/completions"])
+def test_a_running_thread_is_409_with_retry_after_on_both_apis(tmp_path, route):
+    settings = ServerSettings(context=Context(base_url="http://127.0.0.1:9/v1", api_key="k"),
+                              state_dir=tmp_path, api_key=None)
+    body = ({"input": {"context": "A document.", "query": "What is it?"}}
+            if route.startswith("/longcepo") else
+            {"model": "longcepo-m", "stream": True, "messages": [
+                {"role": "user", "content": "A document.<CONTEXT_END>What is it?"}]})
+    with TestClient(create_app(settings)) as client:
+        held = asyncio.run(FileLeases(tmp_path).acquire("t-run"))
+        try:
+            reply = client.post(route, json=body, headers={"X-Thread-Id": "t-run"})
+        finally:
+            asyncio.run(held.release())
+    assert reply.status_code == 409, reply.text
+    assert reply.headers["retry-after"] == "5"
+    assert "'t-run' is already running" in reply.json()["error"]["message"]
