@@ -1,6 +1,7 @@
 """Replies paid twice: SIGKILL `longcepo ask` at several points of the map stage, then resume.
 
-python -m bench.kills [--kills 4] [--concurrency 16] [--latency 0.2]
+python -m bench.kills [--kills 4] [--concurrency 16] [--latency 0.05]
+python -m bench.kills --put-latency   # how long a received reply waits to be committed
 
 For each kill, a call the resumed run sends again is "late" when the double had sent its
 reply before the kill: that reply arrived (or was on the wire) and should have been kept.
@@ -92,13 +93,51 @@ def one_kill(folder: Path, after_maps: int, concurrency: int, latency: float,
             "lags_s": late, "resumed_ok": ok}
 
 
+def put_latency(concurrency: int, latency: float) -> dict[str, Any]:
+    """Seconds from a reply's arrival to its call-cache write returning, over one whole run."""
+    import asyncio
+    import statistics
+
+    from longcepo.nodes import store
+    from longcepo.runtime import api
+
+    waits: list[float] = []
+    original = store.CallCache.put
+
+    async def timed(self: store.CallCache, key: str, value: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        await original(self, key, value)
+        waits.append(time.perf_counter() - started)
+
+    doc = chain_task(24_000, hops=2, seed=21)
+    store.CallCache.put = timed  # type: ignore[method-assign]
+    try:
+        with start_double_process("--latency", str(latency)) as double, \
+                tempfile.TemporaryDirectory() as tmp:
+            asyncio.run(api.ask(doc.text, doc.task.question, state_dir=tmp,
+                                base_url=double.base_url, api_key="t", model="llm-double",
+                                chunk_size=1024, max_context_window=4096,
+                                max_output_tokens=256, num_neighbor_summaries=2,
+                                max_concurrency=concurrency))
+    finally:
+        store.CallCache.put = original  # type: ignore[method-assign]
+    waits.sort()
+    return {"writes": len(waits), "median_s": round(statistics.median(waits), 4),
+            "p90_s": round(waits[int(0.9 * len(waits))], 4), "max_s": round(waits[-1], 4)}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the kills and print one line each."""
     parser = argparse.ArgumentParser(prog="python -m bench.kills", description=__doc__)
     parser.add_argument("--kills", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--put-latency", action="store_true",
+                        help="measure the call-cache write wait instead of killing")
     args = parser.parse_args(argv)
+    if args.put_latency:
+        print(json.dumps(put_latency(args.concurrency, args.latency)))  # noqa: T201
+        return 0
     points = [(5 + i * 12, (0.0, 0.05, 0.1, 0.15)[i % 4]) for i in range(args.kills)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
