@@ -96,6 +96,11 @@ class _FileLease:
             os.close(self._fd)  # closing the descriptor drops the flock
             self._fd = None
 
+    def __del__(self) -> None:
+        # a lease dropped unreleased (a response never started) must not hold its thread
+        if self._fd is not None:
+            os.close(self._fd)
+
 
 class FileLeases:
     """`flock` leases under `<state_dir>/leases/`: one machine, any number of processes."""

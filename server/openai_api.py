@@ -35,6 +35,7 @@ from longcepo.server.openai_wire import (
 from longcepo.server.settings import THREAD_HEADER, ServerSettings, context_for
 from longcepo.state import Context, ProgressEvent
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 
 log = logging.getLogger(__name__)
 CHAT_PATH = "/v1/chat/completions"
@@ -178,8 +179,10 @@ def router(settings: ServerSettings, graph: GraphSource,
         events = _released(stream_run(graph(), ctx, graph_input, thread_id), lease)
         if chat.stream:
             include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
+            # the background release covers a client gone before the stream started
             return StreamingResponse(_stream(events, run_id, chat.model, include_usage),
-                                     media_type="text/event-stream", headers=headers)
+                                     media_type="text/event-stream", headers=headers,
+                                     background=BackgroundTask(lease.release) if lease else None)
         try:
             output: dict[str, Any] = {}
             async for event in events:
