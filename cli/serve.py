@@ -140,7 +140,9 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"longcepo serving on http://{shown}:{port}", flush=True)
-    config = uvicorn.Config(create_app(settings), log_level=args.log_level,
+    server: uvicorn.Server | None = None
+    app = create_app(settings, stopping=lambda: server is not None and server.should_exit)
+    config = uvicorn.Config(app, log_level=args.log_level,
                             timeout_graceful_shutdown=args.shutdown_grace)
     logging.getLogger("uvicorn.access").addFilter(AccessLogRedactor())
     server = uvicorn.Server(config)

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -66,8 +66,16 @@ async def check_reachable(uri: str) -> None:
     await conn.close()
 
 
+class SetupAborted(Exception):
+    """The server was told to stop while it waited for the schema setup lock."""
+
+
+Stopping = Callable[[], bool]
+
+
 @asynccontextmanager
-async def _setup_lock(uri: str, timeout: float = SETUP_TIMEOUT_S) -> AsyncIterator[None]:
+async def _setup_lock(uri: str, timeout: float = SETUP_TIMEOUT_S,
+                      stopping: Stopping = lambda: False) -> AsyncIterator[None]:
     """Migrate one replica at a time, without a lock wait another migration could wait on.
 
     A replica waiting inside `pg_advisory_lock` has a statement in progress, and the
@@ -80,6 +88,8 @@ async def _setup_lock(uri: str, timeout: float = SETUP_TIMEOUT_S) -> AsyncIterat
     try:
         deadline = time.monotonic() + timeout
         while not await try_advisory_lock(conn, _SETUP_LOCK):
+            if stopping():
+                raise SetupAborted
             if time.monotonic() > deadline:
                 raise StateError(
                     f"another replica has held the schema setup lock on "
@@ -93,7 +103,7 @@ async def _setup_lock(uri: str, timeout: float = SETUP_TIMEOUT_S) -> AsyncIterat
 
 @asynccontextmanager
 async def postgres_graph(
-    uri: str, *, pool_size: int = 10
+    uri: str, *, pool_size: int = 10, stopping: Stopping = lambda: False
 ) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
     """The main graph with checkpoints and the chunk store in one PostgreSQL database.
 
@@ -108,7 +118,7 @@ async def postgres_graph(
     try:
         saver = AsyncPostgresSaver(pool)
         store = AsyncPostgresStore(pool)
-        async with _setup_lock(uri):
+        async with _setup_lock(uri, stopping=stopping):
             await saver.setup()
             await store.setup()
         log.info("checkpoints and chunks in PostgreSQL at %s", describe_postgres(uri))
@@ -119,11 +129,15 @@ async def postgres_graph(
 
 @asynccontextmanager
 async def open_graph(
-    *, postgres_uri: str | None = None, state_dir: str | Path | None = None
+    *, postgres_uri: str | None = None, state_dir: str | Path | None = None,
+    stopping: Stopping = lambda: False,
 ) -> AsyncIterator[CompiledStateGraph[Any, Any, Any, Any]]:
-    """The durable main graph: PostgreSQL when a URI is given, else SQLite under `state_dir`."""
+    """The durable main graph: PostgreSQL when a URI is given, else SQLite under `state_dir`.
+
+    `stopping` lets a server told to stop give up waiting for another replica's setup.
+    """
     if postgres_uri:
-        async with postgres_graph(postgres_uri) as graph:
+        async with postgres_graph(postgres_uri, stopping=stopping) as graph:
             yield graph
     else:
         async with sqlite_graph(state_dir) as graph:

@@ -21,7 +21,7 @@ from longcepo.env import default_state_dir
 from longcepo.graph.main import build_graph
 from longcepo.nodes.errors import LongcepoError, StateError
 from longcepo.runtime.leases import Leases
-from longcepo.runtime.persistence import open_graph, open_leases
+from longcepo.runtime.persistence import SetupAborted, open_graph, open_leases
 from longcepo.runtime.state_errors import state_error
 from longcepo.runtime.tracing import bounded_tracing
 from longcepo.server import langserve_routes, openai_api
@@ -83,16 +83,27 @@ def _routes_to_check(settings: ServerSettings) -> Callable[[str], Check | None]:
     return pick
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
-    """The app: guards in front of every route, the graph opened in the lifespan."""
+def create_app(settings: ServerSettings, stopping: Callable[[], bool] = lambda: False) -> FastAPI:
+    """The app: guards in front of every route, the graph opened in the lifespan.
+
+    `stopping` says the server got SIGTERM, so a start waiting on the database gives up.
+    """
     holder = GraphHolder()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             stack.enter_context(bounded_tracing(settings.trace_flush_timeout))
-            graph = await stack.enter_async_context(
-                open_graph(postgres_uri=settings.postgres_uri, state_dir=settings.state_dir))
+            try:
+                graph = await stack.enter_async_context(open_graph(
+                    postgres_uri=settings.postgres_uri, state_dir=settings.state_dir,
+                    stopping=stopping))
+            except SetupAborted:
+                graph = None
+            if graph is None:
+                log.warning("stopped while waiting for another replica's schema setup")
+                yield
+                return
             holder.leases = open_leases(postgres_uri=settings.postgres_uri,
                                         state_dir=settings.state_dir)
             holder.set(graph)

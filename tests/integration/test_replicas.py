@@ -132,3 +132,26 @@ def test_sigterm_stops_a_replica_in_seconds_and_its_run_resumes_elsewhere(serve,
     assert reply.json()["choices"][0]["message"]["content"] == doc.task.gold
     stages_after = collections.Counter(e["stage"] for e in after)
     assert stages_after["normalize"] == stages_after["plan"] == 0, "the run restarted"
+
+
+def test_sigterm_stops_a_replica_still_waiting_for_the_setup_lock(tmp_path, postgres_uri):
+    from longcepo.runtime.persistence import _SETUP_LOCK
+
+    env = child_env(LONGCEPO_POSTGRES_URI=postgres_uri)
+    with psycopg.connect(postgres_uri, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))  # a stuck migration
+        served = start_serve(tmp_path, "--base-url", "http://127.0.0.1:9/v1", *SMALL, env=env,
+                             ready=False)
+        try:
+            time.sleep(2)
+            assert served.process.poll() is None, served.log()
+            served.process.send_signal(signal.SIGTERM)
+            termed = time.monotonic()
+            served.process.wait(30)
+            stopped_in = time.monotonic() - termed
+        finally:
+            served.stop()
+    print(f"SIGTERM while waiting for the setup lock: exit in {stopped_in:.2f}s")
+    assert stopped_in < 10
+    assert "stopped while waiting for another replica's schema setup" in served.log()
+    assert "Traceback" not in served.log()
