@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import psycopg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from langgraph.graph.state import CompiledStateGraph
@@ -110,6 +112,13 @@ async def _stream(events: AsyncIterator[dict[str, Any]], run_id: str, model: str
     except LongcepoError as exc:
         status, kind = exc.http_status, exc.kind
         yield _sse({"error": {"message": str(exc), "type": kind, "code": status}})
+    except (sqlite3.Error, psycopg.Error) as exc:
+        # the status line is long gone: the stream ends with an error event, not a traceback
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        log.error("run state failed mid-stream: %s", reason)
+        yield _sse({"error": {"message": f"saving the run's state failed ({reason}); send the "
+                              "same request with the same X-Thread-Id to resume",
+                              "type": "server_error", "code": 503}})
     yield b"data: [DONE]\n\n"
 
 

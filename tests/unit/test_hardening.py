@@ -251,3 +251,22 @@ def test_a_running_thread_is_409_with_retry_after_on_both_apis(tmp_path, route):
     assert reply.status_code == 409, reply.text
     assert reply.headers["retry-after"] == "5"
     assert "'t-run' is already running" in reply.json()["error"]["message"]
+
+
+def test_broken_state_mid_stream_ends_with_an_error_event(tmp_path, monkeypatch):
+    from longcepo.server import openai_api
+
+    async def broken(*args, **kwargs):
+        yield {"event": "stage", "stage": "map"}
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(openai_api, "stream_run", broken)
+    settings = ServerSettings(context=Context(base_url="http://127.0.0.1:9/v1", api_key="k"),
+                              state_dir=tmp_path, api_key=None)
+    with TestClient(create_app(settings)) as client:
+        reply = client.post("/v1/chat/completions", json={
+            "model": "longcepo-m", "stream": True, "messages": [
+                {"role": "user", "content": "A document.<CONTEXT_END>What is it?"}]})
+    assert reply.status_code == 200
+    assert "saving the run's state failed (database or disk is full)" in reply.text
+    assert reply.text.rstrip().endswith("data: [DONE]")
