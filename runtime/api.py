@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from longcepo.nodes import store as chunk_store
 from longcepo.nodes.budget import validate_context
 from longcepo.nodes.ingest import ingest
 from longcepo.runtime.call_store import sqlite_call_store
+from longcepo.runtime.leases import FileLeases, hold
 from longcepo.state import Context, OutputState
 
 CONTEXT_FIELDS = frozenset(f.name for f in fields(Context))
@@ -55,6 +56,11 @@ async def sqlite_graph(
                 yield build_graph(checkpointer=saver, store=store)
             finally:
                 chunk_store.use_call_store(store, None)
+
+
+def _leased(state_dir: str | Path | None, thread_id: str) -> AbstractAsyncContextManager[None]:
+    """The thread's lease in the state folder: `ThreadBusy` if another process runs it."""
+    return hold(FileLeases(Path(state_dir) if state_dir else default_state_dir()), thread_id)
 
 
 def make_context(**settings: Any) -> Context:
@@ -100,7 +106,7 @@ async def ask(
     ctx = make_context(**settings)
     validate_context(ctx)
     thread_id = thread_id or uuid.uuid4().hex
-    async with sqlite_graph(state_dir) as graph:
+    async with _leased(state_dir, thread_id), sqlite_graph(state_dir) as graph:
         payload = await store_input(graph, ctx, context, query)
         config = run_config(thread_id, ctx.max_concurrency)
         result = await graph.ainvoke(payload, config,
@@ -112,7 +118,7 @@ async def resume(thread_id: str, *, state_dir: str | Path | None = None,
                  **settings: Any) -> dict[str, Any]:
     """Continue a failed or killed run from its last checkpoint; finished calls are not redone."""
     ctx = make_context(**settings)
-    async with sqlite_graph(state_dir) as graph:
+    async with _leased(state_dir, thread_id), sqlite_graph(state_dir) as graph:
         config = run_config(thread_id, ctx.max_concurrency)
         result = await graph.ainvoke(None, config, context=ctx, durability="sync")
     return {**output_of(result), "thread_id": thread_id}

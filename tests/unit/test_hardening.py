@@ -270,3 +270,14 @@ def test_broken_state_mid_stream_ends_with_an_error_event(tmp_path, monkeypatch)
     assert reply.status_code == 200
     assert "saving the run's state failed (database or disk is full)" in reply.text
     assert reply.text.rstrip().endswith("data: [DONE]")
+
+
+async def test_python_api_refuses_a_thread_another_process_is_running(tmp_path, ctx):
+    from longcepo.runtime import api
+
+    held = await FileLeases(tmp_path).acquire("api-1")
+    try:
+        with pytest.raises(ThreadBusy):
+            await api.resume("api-1", state_dir=tmp_path, base_url=ctx.base_url, api_key="k")
+    finally:
+        await held.release()
