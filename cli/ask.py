@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import sqlite3
 import sys
 import time
 import uuid
@@ -30,8 +31,15 @@ from longcepo.documents import read_documents
 from longcepo.env import default_state_dir
 from longcepo.local import LocalModelError, LocalServerError
 from longcepo.local.server import terminate_as_interrupt
-from longcepo.nodes.errors import ConfigError, InputError, LLMCallError, LongcepoError
+from longcepo.nodes.errors import (
+    ConfigError,
+    InputError,
+    LLMCallError,
+    LongcepoError,
+    StateError,
+)
 from longcepo.runtime.commands import program
+from longcepo.runtime.leases import ThreadBusy
 from longcepo.state import Context, Document
 
 DESCRIPTION = """Answer a question over long documents with a small-window model.
@@ -83,9 +91,11 @@ async def run(args: argparse.Namespace, ctx: Context, documents: list[Document] 
               progress: Progress) -> dict[str, Any]:
     """Stream the run, feeding progress, and return the final output."""
     from longcepo.runtime.api import output_of, run_config, sqlite_graph, store_input
+    from longcepo.runtime.leases import FileLeases, hold
 
     thread_id = args.thread_id
-    async with sqlite_graph(args.state_dir) as graph:
+    async with (hold(FileLeases(_state_folder(args)), thread_id),
+                sqlite_graph(args.state_dir) as graph):
         config = run_config(thread_id, ctx.max_concurrency)
         payload = None
         if documents is not None:
@@ -200,6 +210,26 @@ def read_inputs(args: argparse.Namespace, progress: Progress) -> list[Document]:
     return documents
 
 
+def _state_folder(args: argparse.Namespace) -> Path:
+    return Path(args.state_dir) if args.state_dir else default_state_dir()
+
+
+def _state_failure(exc: BaseException, args: argparse.Namespace) -> int:
+    """Exit 2 with one line for broken local state; the resume command where it can help."""
+    from longcepo.runtime.state_errors import has_checkpoint, state_error
+
+    folder = _state_folder(args)
+    problem = exc if isinstance(exc, StateError | ThreadBusy) else state_error(exc, folder)
+    message = str(problem or f"cannot use the run's state in {folder}: {exc}")
+    if isinstance(problem, ThreadBusy):
+        pass
+    elif has_checkpoint(folder, args.thread_id):
+        message += f"\nnothing saved is lost; continue with: {resume_command(args)}"
+    elif not args.resume:
+        message += "\nthe run had not started; run the same command again once this is fixed"
+    return fail(EXIT_BAD_INPUT, message)
+
+
 def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run `ask` with parsed arguments."""
     if not args.resume and (not args.context_file or not args.query):
@@ -235,6 +265,9 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         progress.close()
         return fail(EXIT_FAILED, f"{exc}\nnothing finished is lost; continue with: "
                                   f"{resume_command(args)}")
+    except (StateError, ThreadBusy, sqlite3.Error, OSError) as exc:
+        progress.close()
+        return _state_failure(exc, args)
     except LongcepoError as exc:  # a document that could not be fetched: before any run
         progress.close()
         return fail(exc.exit_code, str(exc))

@@ -98,10 +98,17 @@ SETTING_OPTIONS = {
 
 
 def resume_command(args: argparse.Namespace) -> str:
-    """The command that continues this run, with the settings it was started with."""
+    """The command that continues this run, with the settings it was started with.
+
+    Credentials in the base URL show as `***`: the user types them again, as the API key.
+    """
+    from longcepo.nodes.redact import redact_url
+
     parts = [program(), "ask", "--resume", str(args.thread_id)]
     for name, option in SETTING_OPTIONS.items():
         value = getattr(args, name, None)
+        if name == "base_url" and value is not None:
+            value = redact_url(value)  # credentials stay out of terminals and logs
         if value is not None:
             parts += [option, shlex.quote(f"{value:g}" if isinstance(value, float) else str(value))]
     if getattr(args, "no_plan", False):

@@ -6,6 +6,8 @@ take more memory than the cap, and an input over it is one clear line, not a han
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import BinaryIO
 
@@ -39,8 +41,16 @@ def read_stream_limited(stream: BinaryIO, name: str, limit: int = MAX_INPUT_BYTE
 
 
 def read_limited(path: str | Path, limit: int = MAX_INPUT_BYTES) -> bytes:
-    """The bytes of the file at `path`, refusing more than `limit` (also for pipes and devices)."""
+    """The bytes of the regular file at `path`, refusing more than `limit`.
+
+    A FIFO would block until a writer appears and a device such as /dev/zero never ends, so
+    anything that is not a regular file (after following links) is refused before it is opened.
+    Pipes are read through stdin (`--context-file -`), under the same cap.
+    """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):
+            raise InputError(f"{path} is not a regular file (a pipe, device or socket); pipe it "
+                             "in with --context-file -, or save it to a file and pass that")
         with open(path, "rb") as stream:
             return read_stream_limited(stream, str(path), limit)
     except FileNotFoundError:

@@ -28,6 +28,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_openai.chat_models.base import BaseChatOpenAI
 from longcepo.nodes.errors import LLMCallError
+from longcepo.nodes.redact import redact_url, scrub
 from longcepo.nodes.store import CallCache
 from longcepo.nodes.tokens import count_tokens
 from longcepo.prompts.reminders import REMINDERS
@@ -153,9 +154,27 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
+SILENCE_NOTE_S = 20.0
+_silence_noted: set[str] = set()
+
+
+def _note_silence(ctx: Context, stage: str) -> asyncio.TimerHandle:
+    """Say once per endpoint when a call has waited long, instead of waiting silently."""
+    where = redact_url(ctx.base_url or "https://api.openai.com/v1")
+
+    def note() -> None:
+        if where not in _silence_noted:
+            _silence_noted.add(where)
+            log.warning("%s: no reply from %s after %.0fs; waiting up to %.0fs per attempt "
+                        "(--timeout), %d retries (--retries)", stage, where, SILENCE_NOTE_S,
+                        ctx.request_timeout, ctx.max_retries)
+
+    return asyncio.get_running_loop().call_later(SILENCE_NOTE_S, note)
+
+
 def describe_failure(exc: BaseException, ctx: Context) -> str:
     """A one-line account of a failed call that names the fix and never shows the API key."""
-    where = ctx.base_url or "https://api.openai.com/v1"
+    where = redact_url(ctx.base_url or "https://api.openai.com/v1")
     if isinstance(exc, openai.APITimeoutError):
         msg = f"the model at {where} did not answer within {ctx.request_timeout:g}s"
     elif isinstance(exc, openai.APIConnectionError):
@@ -171,6 +190,7 @@ def describe_failure(exc: BaseException, ctx: Context) -> str:
         msg = f"the model at {where} answered HTTP {exc.status_code}: {exc.message}"
     else:
         msg = f"LLM call failed: {type(exc).__name__}: {exc}"
+    msg = scrub(msg, ctx.base_url)
     if not ctx.api_key:
         return msg
     # the key as a whole token only: a short key must not mangle words that contain it
@@ -231,12 +251,16 @@ async def invoke(
         usage.calls += 1
         try:
             async with _slot(ctx.max_concurrency):
-                reply = await model.ainvoke(
-                    list(messages),
-                    config=config,  # type: ignore[arg-type]
-                    extra_headers={"X-Longcepo-Stage": stage},
-                    **params,
-                )
+                note = _note_silence(ctx, stage)
+                try:
+                    reply = await model.ainvoke(
+                        list(messages),
+                        config=config,  # type: ignore[arg-type]
+                        extra_headers={"X-Longcepo-Stage": stage},
+                        **params,
+                    )
+                finally:
+                    note.cancel()
             break
         except Exception as exc:  # noqa: BLE001 - classified just below
             usage.failed_calls += 1
@@ -249,6 +273,11 @@ async def invoke(
             if delay is None:
                 delay = min(ctx.retry_backoff * 2**try_no, ctx.retry_backoff_max)
                 delay *= random.uniform(0.5, 1.0)
+            elif delay > ctx.retry_backoff_max:
+                # an endpoint asking for an hour must not stall the run past the configured cap
+                log.info("%s: Retry-After %.0fs capped at retry_backoff_max %.0fs", stage,
+                         delay, ctx.retry_backoff_max)
+                delay = ctx.retry_backoff_max
             log.warning("%s call failed (%s); retry %d in %.2fs", stage, type(exc).__name__,
                         try_no + 1, delay)
             await asyncio.sleep(delay)

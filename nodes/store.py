@@ -11,6 +11,7 @@ import asyncio
 import bisect
 import hashlib
 import logging
+import weakref
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -158,14 +159,35 @@ async def load_pass(store: BaseStore, run_key: str, pass_index: int) -> dict[str
     return dict(item.value)
 
 
+_call_stores: weakref.WeakKeyDictionary[BaseStore, BaseStore] = weakref.WeakKeyDictionary()
+
+
+def use_call_store(store: BaseStore, calls: BaseStore | None) -> None:
+    """Keep the call cache of `store`'s runs in `calls` (None: back in `store` itself).
+
+    A call cache whose writes start at once (not batched behind other reads and writes) makes
+    a received reply durable within milliseconds, so a kill loses almost no paid reply.
+    """
+    if calls is None:
+        _call_stores.pop(store, None)
+    else:
+        _call_stores[store] = calls
+
+
+def calls_store(store: BaseStore) -> BaseStore:
+    """Where the call cache of runs on `store` lives."""
+    return _call_stores.get(store, store)
+
+
 class CallCache:
     """Replies of completed LLM calls within one run, so a re-executed task pays nothing twice.
 
     Keyed by a hash of the exact request; scoped to the run so separate runs still sample.
+    Each reply is written as soon as it arrives, before its task's checkpoint.
     """
 
     def __init__(self, store: BaseStore, run_key: str) -> None:
-        self._store = store
+        self._store = calls_store(store)
         self._ns = (ROOT, "calls", run_key)
 
     async def get(self, key: str) -> dict[str, Any] | None:
@@ -186,7 +208,8 @@ async def forget_run(store: BaseStore, run_key: str) -> int:
     removed = 0
     for kind in ("summaries", "passes", "calls"):
         prefix = (ROOT, kind, run_key)
-        while items := await store.asearch(prefix, limit=500):
-            await store.abatch([PutOp(item.namespace, item.key, None) for item in items])
+        held = calls_store(store) if kind == "calls" else store
+        while items := await held.asearch(prefix, limit=500):
+            await held.abatch([PutOp(item.namespace, item.key, None) for item in items])
             removed += len(items)
     return removed

@@ -31,6 +31,12 @@ def error_payload(message: str, kind: str, code: str | None = None) -> dict[str,
             "detail": message}
 
 
+def retry_headers(exc: BaseException) -> dict[str, str]:
+    """`Retry-After` for errors that say when to come back (a busy thread)."""
+    after = getattr(exc, "retry_after", None)
+    return {"Retry-After": str(after)} if after else {}
+
+
 async def send_error(send: Send, status: int, message: str, kind: str, code: str | None = None,
                      headers: list[tuple[bytes, bytes]] | None = None) -> None:
     """Answer with a JSON error and nothing else."""

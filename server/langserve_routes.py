@@ -27,6 +27,7 @@ from langgraph.types import Overwrite, Send
 from langserve import add_routes
 from langserve.serialization import WellKnownLCSerializer
 from longcepo.nodes.errors import LongcepoError
+from longcepo.runtime.leases import Leases
 from longcepo.runtime.runs import check_request, is_resume_request, run_to_end, stream_run
 from longcepo.server.guards import RequestRejected, Scope
 from longcepo.server.settings import THREAD_HEADER, ServerSettings, configurable_model, context_for
@@ -37,6 +38,7 @@ from pydantic.json_schema import SkipJsonSchema
 PATH = "/longcepo"
 RUN_ENDPOINTS = ("invoke", "batch", "stream", "stream_log", "stream_events")
 GraphSource = Callable[[], CompiledStateGraph[Any, Any, Any, Any]]
+LeaseSource = Callable[[], Leases | None]
 
 
 def _plain(obj: Any) -> Any:
@@ -81,8 +83,10 @@ class ServedGraph(Runnable[dict[str, Any], dict[str, Any]]):
     name = "longcepo"
 
     def __init__(self, settings: ServerSettings, graph: GraphSource,
-                 schema_graph: CompiledStateGraph[Any, Any, Any, Any]) -> None:
+                 schema_graph: CompiledStateGraph[Any, Any, Any, Any],
+                 leases: LeaseSource = lambda: None) -> None:
         self.settings, self._graph, self._schema = settings, graph, schema_graph
+        self._leases = leases
 
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         """The graph's input: `context` and `query`, or `message`."""
@@ -113,13 +117,15 @@ class ServedGraph(Runnable[dict[str, Any], dict[str, Any]]):
                       **kwargs: Any) -> dict[str, Any]:
         """Run (or resume, or replay) the thread and return the graph's output."""
         passed, ctx, thread_id = self._prepare(config)
-        return await run_to_end(self._graph(), ctx, input, thread_id, passed)
+        return await run_to_end(self._graph(), ctx, input, thread_id, passed,
+                                leases=self._leases())
 
     async def astream(self, input: dict[str, Any], config: RunnableConfig | None = None,
                       **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
         """Progress events, then the result event."""
         passed, ctx, thread_id = self._prepare(config)
-        async for event in stream_run(self._graph(), ctx, input, thread_id, passed):
+        async for event in stream_run(self._graph(), ctx, input, thread_id, passed,
+                                      leases=self._leases()):
             yield event
 
     async def abatch(self, inputs: list[dict[str, Any]],
@@ -191,9 +197,10 @@ def thread_from_header(config: dict[str, Any], request: Request) -> dict[str, An
 
 
 def mount(app: FastAPI, settings: ServerSettings, graph: GraphSource,
-          schema_graph: CompiledStateGraph[Any, Any, Any, Any]) -> None:
+          schema_graph: CompiledStateGraph[Any, Any, Any, Any],
+          leases: LeaseSource = lambda: None) -> None:
     """Add the LangServe routes for the graph at `/longcepo`."""
-    add_routes(app, ServedGraph(settings, graph, schema_graph), path=PATH,
+    add_routes(app, ServedGraph(settings, graph, schema_graph, leases), path=PATH,
                per_req_config_modifier=thread_from_header, serializer=GraphSerializer(),
                enable_feedback_endpoint=False, enable_public_trace_link_endpoint=False)
 
