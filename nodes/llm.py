@@ -66,7 +66,7 @@ def chat_model(ctx: Context) -> BaseChatModel:
     if (model := _override.get()) is not None:
         return model
     loop = asyncio.get_running_loop()
-    key = (ctx.model, ctx.base_url, ctx.api_key, ctx.request_timeout)
+    key = (ctx.model, ctx.base_url, ctx.api_key, ctx.request_timeout, ctx.max_concurrency)
     per_loop = _models.setdefault(loop, {})
     if key not in per_loop:
         per_loop[key] = BaseChatOpenAI(
@@ -76,9 +76,32 @@ def chat_model(ctx: Context) -> BaseChatModel:
             timeout=ctx.request_timeout,
             max_retries=0,
             use_responses_api=False,
-            http_async_client=httpx.AsyncClient(timeout=ctx.request_timeout),
+            http_async_client=http_client(ctx),
         )
     return per_loop[key]
+
+
+def http_client(ctx: Context) -> httpx.AsyncClient:
+    """The run's connection pool, sized from the concurrency bound.
+
+    httpx keeps only 20 idle connections by default: at a higher concurrency every wave
+    closed the surplus and opened new ones, and a burst of fresh connections against a server
+    with a small listen backlog failed and was retried. With room for `max_concurrency`
+    kept-alive connections, a run opens at most that many and reuses them for every stage.
+    """
+    size = ctx.max_concurrency
+    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size,
+                          keepalive_expiry=60.0)
+    return httpx.AsyncClient(timeout=ctx.request_timeout, limits=limits)
+
+
+async def close_clients() -> None:
+    """Close this event loop's connection pools at the end of a run, so its sockets go at once."""
+    models = _models.pop(asyncio.get_running_loop(), {})
+    for model in models.values():
+        client = model.http_async_client
+        if isinstance(client, httpx.AsyncClient):
+            await client.aclose()
 
 
 def _slot(limit: int) -> asyncio.Semaphore:

@@ -21,6 +21,7 @@ from longcepo.graph.main import build_graph
 from longcepo.nodes import store as chunk_store
 from longcepo.nodes.budget import validate_context
 from longcepo.nodes.ingest import ingest
+from longcepo.nodes.llm import close_clients
 from longcepo.state import Context, OutputState
 
 CONTEXT_FIELDS = frozenset(f.name for f in fields(Context))
@@ -88,11 +89,13 @@ async def ask(
     ctx = make_context(**settings)
     validate_context(ctx)
     thread_id = thread_id or uuid.uuid4().hex
-    async with sqlite_graph(state_dir) as graph:
-        payload = await store_input(graph, ctx, context, query)
-        config = run_config(thread_id, ctx.max_concurrency)
-        result = await graph.ainvoke(payload, config,
-                                     context=ctx, durability="sync")
+    try:
+        async with sqlite_graph(state_dir) as graph:
+            payload = await store_input(graph, ctx, context, query)
+            config = run_config(thread_id, ctx.max_concurrency)
+            result = await graph.ainvoke(payload, config, context=ctx, durability="sync")
+    finally:
+        await close_clients()
     return {**output_of(result), "thread_id": thread_id}
 
 
@@ -100,7 +103,10 @@ async def resume(thread_id: str, *, state_dir: str | Path | None = None,
                  **settings: Any) -> dict[str, Any]:
     """Continue a failed or killed run from its last checkpoint; finished calls are not redone."""
     ctx = make_context(**settings)
-    async with sqlite_graph(state_dir) as graph:
-        config = run_config(thread_id, ctx.max_concurrency)
-        result = await graph.ainvoke(None, config, context=ctx, durability="sync")
+    try:
+        async with sqlite_graph(state_dir) as graph:
+            config = run_config(thread_id, ctx.max_concurrency)
+            result = await graph.ainvoke(None, config, context=ctx, durability="sync")
+    finally:
+        await close_clients()
     return {**output_of(result), "thread_id": thread_id}
