@@ -3,7 +3,7 @@
 Model factory, bounded retries with backoff, the concurrency bound, usage accounting, format
 retries and the per-run call cache all live here.
 
-Retries live here only: ChatOpenAI runs with `max_retries=0` and the graph has no
+Retries live here only: the openai client and ChatOpenAI run with `max_retries=0`, the graph has no
 `RetryPolicy`, so one failing request costs at most `max_retries + 1` HTTP attempts.
 """
 
@@ -26,7 +26,7 @@ import httpx
 import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
-from langchain_openai.chat_models.base import BaseChatOpenAI
+from longcepo.nodes import endpoint
 from longcepo.nodes.errors import LLMCallError
 from longcepo.nodes.store import CallCache
 from longcepo.nodes.tokens import count_tokens
@@ -37,9 +37,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _override: ContextVar[BaseChatModel | None] = ContextVar("longcepo_chat_model", default=None)
-_models: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
-                                  dict[tuple[Any, ...], BaseChatOpenAI]]
-_models = weakref.WeakKeyDictionary()
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]]
 _slots = weakref.WeakKeyDictionary()
 _RETRY_STATUS = {408, 409, 425, 429}
@@ -56,52 +53,34 @@ def override_chat_model(model: BaseChatModel) -> Iterator[None]:
 
 
 def chat_model(ctx: Context) -> BaseChatModel:
-    """The chat model for this run: one client per endpoint and event loop.
-
-    `BaseChatOpenAI`, not `ChatOpenAI`: the latter renames `max_tokens` to
-    `max_completion_tokens`, which llama.cpp's Python server ignores, so a small model that
-    repeats itself would generate until its context is full. Every OpenAI-compatible server
-    honours `max_tokens`.
-    """
+    """The LangChain chat model for this run: the override, or the run's endpoint's model."""
     if (model := _override.get()) is not None:
         return model
-    loop = asyncio.get_running_loop()
-    key = (ctx.model, ctx.base_url, ctx.api_key, ctx.request_timeout, ctx.max_concurrency)
-    per_loop = _models.setdefault(loop, {})
-    if key not in per_loop:
-        per_loop[key] = BaseChatOpenAI(
-            model=ctx.model,
-            base_url=ctx.base_url,
-            api_key=ctx.api_key or "not-needed",  # type: ignore[arg-type]
-            timeout=ctx.request_timeout,
-            max_retries=0,
-            use_responses_api=False,
-            http_async_client=http_client(ctx),
-        )
-    return per_loop[key]
-
-
-def http_client(ctx: Context) -> httpx.AsyncClient:
-    """The run's connection pool, sized from the concurrency bound.
-
-    httpx keeps only 20 idle connections by default: at a higher concurrency every wave
-    closed the surplus and opened new ones, and a burst of fresh connections against a server
-    with a small listen backlog failed and was retried. With room for `max_concurrency`
-    kept-alive connections, a run opens at most that many and reuses them for every stage.
-    """
-    size = ctx.max_concurrency
-    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size,
-                          keepalive_expiry=60.0)
-    return httpx.AsyncClient(timeout=ctx.request_timeout, limits=limits)
+    return endpoint.endpoint(ctx).chat()
 
 
 async def close_clients() -> None:
-    """Close this event loop's connection pools at the end of a run, so its sockets go at once."""
-    models = _models.pop(asyncio.get_running_loop(), {})
-    for model in models.values():
-        client = model.http_async_client
-        if isinstance(client, httpx.AsyncClient):
-            await client.aclose()
+    """Close this event loop's connection pools at the end of a run."""
+    await endpoint.close_endpoints()
+
+
+async def _complete(
+    ctx: Context, stage: str, messages: Sequence[BaseMessage], config: dict[str, Any],
+    params: dict[str, Any],
+) -> tuple[str, int | None, int | None]:
+    """(text, prompt tokens, completion tokens) as the endpoint reported them, if it did.
+
+    Straight through the openai client unless a model is overridden or callbacks listen.
+    """
+    headers = {"X-Longcepo-Stage": stage}
+    if _override.get() is None and not endpoint.callbacks_listen():
+        return await endpoint.complete(ctx, messages, params, headers)
+    reply = await chat_model(ctx).ainvoke(
+        list(messages), config=config, extra_headers=headers, **params  # type: ignore[arg-type]
+    )
+    text = reply.content if isinstance(reply.content, str) else str(reply.content)
+    meta = getattr(reply, "usage_metadata", None) or {}
+    return text, meta.get("input_tokens"), meta.get("output_tokens")
 
 
 def _slot(limit: int) -> asyncio.Semaphore:
@@ -244,7 +223,6 @@ async def invoke(
     if cache and (hit := await cache.get(key)):
         usage.cached_calls = 1  # nothing sent: the endpoint already answered this in this run
         return str(hit["text"]), usage
-    model = chat_model(ctx)
     config = {
         "run_name": stage,
         "metadata": {"longcepo_stage": stage, **(metadata or {})},
@@ -254,11 +232,8 @@ async def invoke(
         usage.calls += 1
         try:
             async with _slot(ctx.max_concurrency):
-                reply = await model.ainvoke(
-                    list(messages),
-                    config=config,  # type: ignore[arg-type]
-                    extra_headers={"X-Longcepo-Stage": stage},
-                    **params,
+                text, prompt_tokens, completion_tokens = await _complete(
+                    ctx, stage, messages, config, params
                 )
             break
         except Exception as exc:  # noqa: BLE001 - classified just below
@@ -275,11 +250,9 @@ async def invoke(
             log.warning("%s call failed (%s); retry %d in %.2fs", stage, type(exc).__name__,
                         try_no + 1, delay)
             await asyncio.sleep(delay)
-    text = reply.content if isinstance(reply.content, str) else str(reply.content)
-    meta = getattr(reply, "usage_metadata", None) or {}
-    usage.prompt_tokens += int(meta.get("input_tokens") or _count(ctx, messages))
+    usage.prompt_tokens += int(prompt_tokens or _count(ctx, messages))
     usage.completion_tokens += int(
-        meta.get("output_tokens") or count_tokens(text, ctx.tokenizer_encoding)
+        completion_tokens or count_tokens(text, ctx.tokenizer_encoding)
     )
     if cache:
         await cache.put(key, {"text": text, "prompt_tokens": usage.prompt_tokens,
