@@ -9,6 +9,7 @@ plans one sub-question (two engine passes), as in issue 11's comparison with the
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import make_question, write
+from bench.common import RESULTS, make_question, write
 from bench.walltime import rounds
 from llm_double.prefix_cache import CHARS_PER_TOKEN
 
@@ -97,8 +98,12 @@ def _median(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(sizes: tuple[int, ...] = SIZES, concurrency: tuple[int, ...] = CONCURRENCY,
-        repeats: int = REPEATS) -> dict[str, Any]:
-    """Every (size, concurrency), `repeats` times; write serving.json with each median run."""
+        repeats: int = REPEATS, label: str = "now") -> dict[str, Any]:
+    """Every (size, concurrency), `repeats` times; write serving.json with each median run.
+
+    Results are kept under `label`; other labels already in serving.json stay (`before`: the
+    same runs of an earlier tree, see `python -m bench.serving --help`).
+    """
     from llm_double.process import start_double_process
 
     out = []
@@ -119,8 +124,35 @@ def run(sizes: tuple[int, ...] = SIZES, concurrency: tuple[int, ...] = CONCURREN
                 log.info("serving %d c=%d: wall %s, cpu %.2fs, start %.2fs, tail %.2fs",
                          tokens, conc, out[-1]["wall_s_all"], best["cpu_s"], best["start_s"],
                          best["tail_s"])
+    path = RESULTS / "serving.json"
+    kept = json.loads(path.read_text()).get("labels", {}) if path.exists() else {}
+    kept[label] = {"runs": out, "load_average_1m": round(os.getloadavg()[0], 2),
+                   "when": time.strftime("%Y-%m-%d %H:%M:%S")}
     payload = {"kind": KIND, "latency_s": LATENCY, "repeats": repeats,
                "context": "defaults (chunk 4096, window 8192), CLI with SQLite checkpoints",
-               "runs": out}
+               "labels": kept}
     write("serving", payload)
     return payload
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.serving`: some sizes or concurrencies, under a label.
+
+    For `before` numbers, run it with PYTHONPATH pointing at a folder whose `longcepo` is an
+    older tree, e.g. `git archive 0bcab82 | tar -x -C /tmp/base/longcepo`, then
+    `PYTHONPATH=/tmp/base python -m bench.serving --label before`.
+    """
+    parser = argparse.ArgumentParser(prog="python -m bench.serving", description=main.__doc__)
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--label", default="now")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    run(tuple(int(x) for x in args.sizes.split(",")),
+        tuple(int(x) for x in args.concurrency.split(",")), args.repeats, args.label)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

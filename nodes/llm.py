@@ -219,7 +219,9 @@ async def invoke(
     if ctx.seed is not None:
         params["seed"] = ctx.seed + attempt
     usage = Usage(stage)
-    key = _request_key(ctx, stage, messages, params) if cache else ""
+    # the attempt is part of the key: without a seed, re-asks 1 and 2 send the same request
+    # (temperature lifted to the same value), and the cache would replay the malformed reply
+    key = _request_key(ctx, stage, messages, {**params, "attempt": attempt}) if cache else ""
     if cache and (hit := await cache.get(key)):
         usage.cached_calls = 1  # nothing sent: the endpoint already answered this in this run
         return str(hit["text"]), usage
