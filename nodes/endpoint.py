@@ -30,17 +30,32 @@ if TYPE_CHECKING:
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
 
 
+SHARD_CONNECTIONS = 16
+
+
 @dataclass
 class Endpoint:
-    """One run's pool and the clients over it (the LangChain one made only when needed)."""
+    """One run's connection pools and the clients over them.
+
+    The direct path spreads calls over shards of at most SHARD_CONNECTIONS connections:
+    httpcore scans every pooled connection, and with a quadratic term when they are idle, each
+    time a request starts or ends, which at 64 connections in one pool cost about 1.5 s of CPU
+    per 256K-token question. The LangChain model gets a pool of its own, made only when used.
+    """
 
     ctx: Context
-    pool: httpx.AsyncClient
-    client: openai.AsyncOpenAI
+    pools: list[httpx.AsyncClient]
+    clients: list[openai.AsyncOpenAI]
+    busy: list[int] = field(default_factory=list)
     _chat: BaseChatOpenAI | None = field(default=None, repr=False)
 
+    def shard(self) -> int:
+        """The shard with the most free connections; the caller counts itself in `busy`."""
+        free = [pool_size(self.ctx, i) - n for i, n in enumerate(self.busy)]
+        return free.index(max(free))
+
     def chat(self) -> BaseChatOpenAI:
-        """The LangChain chat model over the same pool.
+        """The LangChain chat model over a pool of its own.
 
         `BaseChatOpenAI`, not `ChatOpenAI`: the latter renames `max_tokens` to
         `max_completion_tokens`, which llama.cpp's Python server ignores, so a small model
@@ -50,6 +65,8 @@ class Endpoint:
         if self._chat is None:
             from langchain_openai.chat_models.base import BaseChatOpenAI
 
+            pool = http_pool(self.ctx, self.ctx.max_concurrency)
+            self.pools.append(pool)
             self._chat = BaseChatOpenAI(
                 model=self.ctx.model,
                 base_url=self.ctx.base_url,
@@ -57,7 +74,7 @@ class Endpoint:
                 timeout=self.ctx.request_timeout,
                 max_retries=0,
                 use_responses_api=False,
-                http_async_client=self.pool,
+                http_async_client=pool,
             )
         return self._chat
 
@@ -67,39 +84,55 @@ _endpoints: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
 _endpoints = weakref.WeakKeyDictionary()
 
 
-def http_pool(ctx: Context) -> httpx.AsyncClient:
-    """The run's connection pool, sized from the concurrency bound.
+def shards(ctx: Context) -> int:
+    """How many pools the direct path spreads `max_concurrency` connections over."""
+    return -(-ctx.max_concurrency // SHARD_CONNECTIONS)
+
+
+def pool_size(ctx: Context, index: int) -> int:
+    """Connections of shard `index`: the shards split `max_concurrency` exactly."""
+    base, extra = divmod(ctx.max_concurrency, shards(ctx))
+    return base + (index < extra)
+
+
+def http_pool(ctx: Context, size: int) -> httpx.AsyncClient:
+    """A connection pool that keeps all of its `size` connections alive between waves.
 
     httpx keeps only 20 idle connections by default: at a higher concurrency every wave
     closed the surplus and opened new ones, and a burst of fresh connections against a server
-    with a small listen backlog failed and was retried. With room for `max_concurrency`
-    kept-alive connections, a run opens at most that many and reuses them for every stage.
+    with a small listen backlog failed and was retried.
     """
-    size = ctx.max_concurrency
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size,
                           keepalive_expiry=60.0)
     return httpx.AsyncClient(timeout=ctx.request_timeout, limits=limits)
 
 
 def endpoint(ctx: Context) -> Endpoint:
-    """This event loop's endpoint for the run's model, address, key, timeout and concurrency."""
+    """This event loop's endpoint for the run's model, address, key, timeout and concurrency.
+
+    A run opens at most `max_concurrency` connections for its direct calls, reused by every
+    stage.
+    """
     per_loop = _endpoints.setdefault(asyncio.get_running_loop(), {})
     key = (ctx.model, ctx.base_url, ctx.api_key, ctx.request_timeout, ctx.max_concurrency)
     if key not in per_loop:
-        pool = http_pool(ctx)
+        pools = [http_pool(ctx, pool_size(ctx, i)) for i in range(shards(ctx))]
         # openai accepts httpx's client as well as its own httpx2 one (its annotation says only
-        # the latter); LangChain's model takes httpx's, and both share this pool
-        client = openai.AsyncOpenAI(base_url=ctx.base_url, api_key=ctx.api_key or "not-needed",
-                                    timeout=ctx.request_timeout, max_retries=0,
-                                    http_client=pool)  # type: ignore[arg-type]
-        per_loop[key] = Endpoint(ctx, pool, client)
+        # the latter); LangChain's model takes httpx's too
+        clients = [openai.AsyncOpenAI(base_url=ctx.base_url,
+                                      api_key=ctx.api_key or "not-needed",
+                                      timeout=ctx.request_timeout, max_retries=0,
+                                      http_client=pool)  # type: ignore[arg-type]
+                   for pool in pools]
+        per_loop[key] = Endpoint(ctx, pools, clients, [0] * len(pools))
     return per_loop[key]
 
 
 async def close_endpoints() -> None:
     """Close this event loop's pools at the end of a run, so its sockets go at once."""
     for ep in _endpoints.pop(asyncio.get_running_loop(), {}).values():
-        await ep.pool.aclose()
+        for pool in ep.pools:
+            await pool.aclose()
 
 
 def callbacks_listen() -> bool:
@@ -119,13 +152,19 @@ async def complete(
     extra_headers: dict[str, str],
 ) -> tuple[str, int | None, int | None]:
     """One chat completion straight through the openai client: (text, prompt, completion)."""
-    reply = await endpoint(ctx).client.chat.completions.create(
-        model=ctx.model,
-        messages=[{"role": _ROLES.get(m.type, m.type), "content": m.content}  # type: ignore[misc]
-                  for m in messages],
-        extra_headers=extra_headers,
-        **params,
-    )
+    ep = endpoint(ctx)
+    index = ep.shard()
+    ep.busy[index] += 1
+    try:
+        reply = await ep.clients[index].chat.completions.create(
+            model=ctx.model,
+            messages=[{"role": _ROLES.get(m.type, m.type),  # type: ignore[misc]
+                       "content": m.content} for m in messages],
+            extra_headers=extra_headers,
+            **params,
+        )
+    finally:
+        ep.busy[index] -= 1
     text = (reply.choices[0].message.content or "") if reply.choices else ""
     usage = reply.usage
     if usage is None:
