@@ -1,23 +1,25 @@
-"""The connection to the model endpoint: one pooled HTTP client per run, two ways to call it.
+"""The connection to the model endpoint: one run's connection pools, two ways to call it.
 
 When something listens for chat-model callbacks (LangSmith tracing, `astream_events`, a
 LangServe or Studio stream), a call goes through LangChain's `BaseChatOpenAI`, so every call
-is a traced, named LLM run. Otherwise it goes to the openai client directly: LangChain's
-wrapper cost about 4.8 ms of CPU per call on top of the openai client's 4.5 ms, about 1 s per
-256K-token question (`bench/overhead.py`). Both share the run's connection pool, and
-`override_chat_model` in `nodes/llm.py` still replaces both.
+is a traced, named LLM run. Otherwise it is one plain HTTP request of the OpenAI chat protocol:
+LangChain's wrapper cost about 4.8 ms of CPU per call on top of the openai client's 4.5 ms
+(`bench/overhead.py`), and importing the openai package alone took 0.8 s of the 2.8 s before
+the first request. Errors still surface as the openai package's exceptions (imported then),
+so retries and messages treat both paths alike. `override_chat_model` in `nodes/llm.py`
+replaces both.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import openai
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tracers.context import tracing_v2_callback_var
@@ -27,6 +29,7 @@ from longcepo.state import Context
 if TYPE_CHECKING:
     from langchain_openai.chat_models.base import BaseChatOpenAI
 
+OPENAI_URL = "https://api.openai.com/v1"
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
 
 
@@ -45,7 +48,6 @@ class Endpoint:
 
     ctx: Context
     pools: list[httpx.AsyncClient]
-    clients: list[openai.AsyncOpenAI]
     busy: list[int] = field(default_factory=list)
     _chat: BaseChatOpenAI | None = field(default=None, repr=False)
 
@@ -117,14 +119,7 @@ def endpoint(ctx: Context) -> Endpoint:
     key = (ctx.model, ctx.base_url, ctx.api_key, ctx.request_timeout, ctx.max_concurrency)
     if key not in per_loop:
         pools = [http_pool(ctx, pool_size(ctx, i)) for i in range(shards(ctx))]
-        # openai accepts httpx's client as well as its own httpx2 one (its annotation says only
-        # the latter); LangChain's model takes httpx's too
-        clients = [openai.AsyncOpenAI(base_url=ctx.base_url,
-                                      api_key=ctx.api_key or "not-needed",
-                                      timeout=ctx.request_timeout, max_retries=0,
-                                      http_client=pool)  # type: ignore[arg-type]
-                   for pool in pools]
-        per_loop[key] = Endpoint(ctx, pools, clients, [0] * len(pools))
+        per_loop[key] = Endpoint(ctx, pools, [0] * len(pools))
     return per_loop[key]
 
 
@@ -147,26 +142,70 @@ def callbacks_listen() -> bool:
     return bool(getattr(callbacks, "handlers", None))
 
 
+def _openai() -> Any:
+    import openai
+
+    return openai
+
+
+def status_error(response: httpx.Response) -> Exception:
+    """The openai package's exception for an HTTP error reply, as its client builds it."""
+    openai = _openai()
+    text = response.text.strip()
+    body: Any = text
+    try:
+        body = json.loads(text)
+        message = f"Error code: {response.status_code} - {body}"
+    except ValueError:
+        message = text or f"Error code: {response.status_code}"
+    data = body.get("error", body) if isinstance(body, dict) else body
+    classes = {400: openai.BadRequestError, 401: openai.AuthenticationError,
+               403: openai.PermissionDeniedError, 404: openai.NotFoundError,
+               409: openai.ConflictError, 422: openai.UnprocessableEntityError,
+               429: openai.RateLimitError}
+    cls = classes.get(response.status_code)
+    if cls is None:
+        cls = openai.InternalServerError if response.status_code >= 500 else openai.APIStatusError
+    error: Exception = cls(message, response=response, body=data)
+    return error
+
+
+def _payload(ctx: Context, messages: Sequence[BaseMessage], params: dict[str, Any]
+             ) -> dict[str, Any]:
+    return {"model": ctx.model,
+            "messages": [{"role": _ROLES.get(m.type, m.type), "content": m.content}
+                         for m in messages],
+            **params}
+
+
 async def complete(
     ctx: Context, messages: Sequence[BaseMessage], params: dict[str, Any],
     extra_headers: dict[str, str],
 ) -> tuple[str, int | None, int | None]:
-    """One chat completion straight through the openai client: (text, prompt, completion)."""
+    """One chat completion as a plain HTTP request: (text, prompt tokens, completion tokens)."""
     ep = endpoint(ctx)
     index = ep.shard()
+    url = (ctx.base_url or OPENAI_URL).rstrip("/") + "/chat/completions"
+    headers = {"Authorization": f"Bearer {ctx.api_key or 'not-needed'}", **extra_headers}
     ep.busy[index] += 1
     try:
-        reply = await ep.clients[index].chat.completions.create(
-            model=ctx.model,
-            messages=[{"role": _ROLES.get(m.type, m.type),  # type: ignore[misc]
-                       "content": m.content} for m in messages],
-            extra_headers=extra_headers,
-            **params,
-        )
+        response = await ep.pools[index].post(url, json=_payload(ctx, messages, params),
+                                              headers=headers)
+    except httpx.TimeoutException as exc:
+        raise _openai().APITimeoutError(request=exc.request) from exc
+    except httpx.TransportError as exc:
+        raise _openai().APIConnectionError(request=exc.request) from exc
     finally:
         ep.busy[index] -= 1
-    text = (reply.choices[0].message.content or "") if reply.choices else ""
-    usage = reply.usage
-    if usage is None:
-        return text, None, None
-    return text, usage.prompt_tokens, usage.completion_tokens
+    if response.status_code >= 400:
+        raise status_error(response)
+    try:
+        reply = response.json()
+        choices = reply.get("choices") or [{}]
+        text = (choices[0].get("message") or {}).get("content") or ""
+        usage = reply.get("usage") or {}
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise _openai().APIResponseValidationError(
+            response=response, body=response.text, message=f"not a chat completion: {exc}"
+        ) from None
+    return str(text), usage.get("prompt_tokens"), usage.get("completion_tokens")

@@ -15,6 +15,7 @@ import json
 import logging
 import random
 import re
+import sys
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 from longcepo.nodes import endpoint
@@ -125,11 +125,21 @@ class Usage:
         }
 
 
+def _openai() -> Any:
+    """The openai package if anything loaded it, else None.
+
+    Only its exceptions are classified here, and none can exist before it is loaded; importing
+    it just to check would add 0.8 s to every start.
+    """
+    return sys.modules.get("openai")
+
+
 def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIConnectionError | openai.RateLimitError):
-        return True  # APITimeoutError is an APIConnectionError
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in _RETRY_STATUS or exc.status_code >= 500
+    if (openai := _openai()) is not None:
+        if isinstance(exc, openai.APIConnectionError | openai.RateLimitError):
+            return True  # APITimeoutError is an APIConnectionError
+        if isinstance(exc, openai.APIStatusError):
+            return bool(exc.status_code in _RETRY_STATUS or exc.status_code >= 500)
     return isinstance(exc, httpx.TransportError | asyncio.TimeoutError)
 
 
@@ -157,8 +167,11 @@ def _retry_after(exc: BaseException) -> float | None:
 
 def describe_failure(exc: BaseException, ctx: Context) -> str:
     """A one-line account of a failed call that names the fix and never shows the API key."""
-    where = ctx.base_url or "https://api.openai.com/v1"
-    if isinstance(exc, openai.APITimeoutError):
+    where = ctx.base_url or endpoint.OPENAI_URL
+    openai = _openai()
+    if openai is None:
+        msg = f"LLM call failed: {type(exc).__name__}: {exc}"
+    elif isinstance(exc, openai.APITimeoutError):
         msg = f"the model at {where} did not answer within {ctx.request_timeout:g}s"
     elif isinstance(exc, openai.APIConnectionError):
         root = _root_cause(exc)
