@@ -144,9 +144,11 @@ def walltime_section(data: dict[str, Any], overhead: dict[str, Any] | None = Non
 
 def overhead_section(data: dict[str, Any]) -> str:
     task = data["task"]
-    names = [("openai_only", "bare openai client"), ("chatopenai_only", "ChatOpenAI alone"),
+    names = [("direct_only", "longcepo's direct path alone (plain HTTP)"),
+             ("openai_only", "bare openai client"), ("chatopenai_only", "ChatOpenAI alone"),
              ("graph_in_memory", "longcepo graph, in memory"),
              ("graph_sqlite", "longcepo graph, SQLite (as the CLI)")]
+    names = [(key, label) for key, label in names if key in data]
     rows = [[label, data[key]["cpu_ms_per_call"], data[key]["wall_ms_per_call"]]
             for key, label in names]
     out = ["## 3. Framework overhead per LLM call",
@@ -156,7 +158,9 @@ def overhead_section(data: dict[str, Any]) -> str:
            "tokens), so its CPU is not counted. CPU ms per call = this process's CPU time "
            "over the run, excluding ingest, / calls served; medians.", "",
            _table(["what", "CPU ms/call", "wall ms/call"], rows), "",
-           f"- Framework overhead = graph − ChatOpenAI alone: "
+           "- The graph calls the endpoint by its direct path unless callbacks listen "
+           "(LangSmith tracing, `astream_events`): then through ChatOpenAI.",
+           f"- Framework overhead = graph − the direct path alone: "
            f"**{data['framework_overhead_cpu_ms_per_call']} ms/call** in memory, "
            f"**{data['framework_overhead_sqlite_cpu_ms_per_call']} ms/call** with SQLite "
            f"checkpoints and store (target {data['target_ms_per_call']} ms)."]
