@@ -257,7 +257,8 @@ def serving_section(data: dict[str, Any]) -> str:
            "request, approximate tokens (64-character prefix blocks). Start: process start to "
            "the first request; tail: the last reply to process exit; rounds are sequential "
            "waves of requests cut from the double's log; client CPU is the CLI process's user "
-           f"+ system time (median). The median-wall run of {data['repeats']} is shown. "
+           f"+ system time (median). The median-wall run of {data['repeats']} is shown; in the "
+           "picture, white gaps between rounds are the client's own work (replies, checkpoints). "
            "`before` is the same bench over the tree before issue 11 (commit 0bcab82), `now` "
            f"this tree. 1-minute load average (2 cores shared by five engineers): {loads}.", "",
            _table(head, rows), ""]
