@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 
 OPENAI_URL = "https://api.openai.com/v1"
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
-
-
 SHARD_CONNECTIONS = 16
 
 
@@ -51,6 +49,7 @@ class Endpoint:
     ctx: Context
     pools: list[httpx.AsyncClient]
     busy: list[int] = field(default_factory=list)
+    chat_pool: httpx.AsyncClient | None = None
     _chat: BaseChatOpenAI | None = field(default=None, repr=False)
 
     def shard(self) -> int:
@@ -69,8 +68,7 @@ class Endpoint:
         if self._chat is None:
             from langchain_openai.chat_models.base import BaseChatOpenAI
 
-            pool = http_pool(self.ctx, self.ctx.max_concurrency)
-            self.pools.append(pool)
+            self.chat_pool = http_pool(self.ctx, self.ctx.max_concurrency)
             self._chat = BaseChatOpenAI(
                 model=self.ctx.model,
                 base_url=self.ctx.base_url,
@@ -78,7 +76,7 @@ class Endpoint:
                 timeout=self.ctx.request_timeout,
                 max_retries=0,
                 use_responses_api=False,
-                http_async_client=pool,
+                http_async_client=self.chat_pool,
             )
         return self._chat
 
@@ -142,7 +140,7 @@ def endpoint(ctx: Context) -> Endpoint:
 async def close_endpoints() -> None:
     """Close this event loop's pools at the end of a run, so its sockets go at once."""
     for ep in _endpoints.pop(asyncio.get_running_loop(), {}).values():
-        for pool in ep.pools:
+        for pool in [*ep.pools, *([ep.chat_pool] if ep.chat_pool else [])]:
             await pool.aclose()
 
 

@@ -3,8 +3,9 @@
 Model factory, bounded retries with backoff, the concurrency bound, usage accounting, format
 retries and the per-run call cache all live here.
 
-Retries live here only: the openai client and ChatOpenAI run with `max_retries=0`, the graph has no
-`RetryPolicy`, so one failing request costs at most `max_retries + 1` HTTP attempts.
+Retries live here only: the direct path (`nodes/endpoint.py`) never retries, ChatOpenAI runs
+with `max_retries=0` and the graph has no `RetryPolicy`, so one failing request costs at most
+`max_retries + 1` HTTP attempts.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ async def _complete(
 ) -> tuple[str, int | None, int | None]:
     """(text, prompt tokens, completion tokens) as the endpoint reported them, if it did.
 
-    Straight through the openai client unless a model is overridden or callbacks listen.
+    A plain HTTP request (`endpoint.complete`) unless a model is overridden or callbacks
+    listen; then the LangChain model, whose callbacks make the traced, streamed LLM run.
     """
     headers = {"X-Longcepo-Stage": stage}
     if _override.get() is None and not endpoint.callbacks_listen():
