@@ -237,7 +237,8 @@ def chunking_section(data: dict[str, Any]) -> str:
 
 
 def serving_section(data: dict[str, Any]) -> str:
-    head = ["tree", "doc", "concurrency", "wall s (median; all)", "start s", "rounds", "tail s",
+    head = ["tree", "doc", "concurrency", "wall s (median; all)", "start s", "rounds",
+            "first wave: calls / left within s", "tail s",
             "requests", "connections", "max in flight", "failed calls", "client CPU s",
             "cacheable", "uncached / doc", "correct"]
     rows = []
@@ -245,7 +246,9 @@ def serving_section(data: dict[str, Any]) -> str:
         for r in got["runs"]:
             rows.append([label, _k(r["tokens"]), r["concurrency"],
                          f"{r['wall_s']} ({', '.join(map(str, r['wall_s_all']))})",
-                         r["start_s"], len(r["rounds"]), r["tail_s"], r["requests"],
+                         r["start_s"], len(r["rounds"]),
+                         f"{r.get('first_wave', '-')} / {r.get('first_wave_spread_s', '-')}",
+                         r["tail_s"], r["requests"],
                          r["connections_opened"], r["max_in_flight"], r["failed_calls"],
                          r["cpu_s_median"], f"{r['cacheable_fraction']:.1%}",
                          f"{r['uncached_over_document']:.2f}x", "yes" if r["correct"] else "NO"])

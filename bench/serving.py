@@ -3,7 +3,8 @@
 The double runs in another process with a fixed 0.5 s latency per request and approximate
 tokens (64-character blocks for the prefix cache, so it spends almost no CPU). Each run is
 cut into: start (process start to the first request), the LLM rounds, and the tail (last
-reply to process exit). Client CPU is the CLI process's own user+system time. The question
+reply to process exit), and the first parallel wave by how long its requests took to leave
+(first to last arrival). Client CPU is the CLI process's own user+system time. The question
 plans one sub-question (two engine passes), as in issue 11's comparison with the reference.
 """
 
@@ -66,7 +67,11 @@ def timeline(run: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, An
     spans = [(min(e["ts"] for e in g) - run["started"],
               max(e["ts"] + e["latency_s"] for e in g) - run["started"]) for g in groups]
     first, last = spans[0][0], spans[-1][1]
+    wave = next((g for g in groups if len(g) > 1), groups[0])
+    arrivals = [e["ts"] for e in wave]
     return {"start_s": round(first, 3), "tail_s": round(run["ended"] - run["started"] - last, 3),
+            "first_wave": len(wave),
+            "first_wave_spread_s": round(max(arrivals) - min(arrivals), 3),
             "rounds": [[round(a, 3), round(b, 3)] for a, b in spans],
             "round_sizes": [len(g) for g in groups]}
 
