@@ -90,6 +90,16 @@ def add_arguments(ask: argparse.ArgumentParser) -> None:
 async def run(args: argparse.Namespace, ctx: Context, documents: list[Document] | None,
               progress: Progress) -> dict[str, Any]:
     """Stream the run, feeding progress, and return the final output."""
+    from longcepo.nodes.llm import close_clients
+
+    try:
+        return await _stream(args, ctx, documents, progress)
+    finally:
+        await close_clients()
+
+
+async def _stream(args: argparse.Namespace, ctx: Context, documents: list[Document] | None,
+                  progress: Progress) -> dict[str, Any]:
     from longcepo.runtime.api import output_of, run_config, sqlite_graph, store_input
     from longcepo.runtime.leases import FileLeases, hold
 

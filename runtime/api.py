@@ -5,9 +5,10 @@ result = await ask(document, "Who founded the company?", base_url="http://127.0.
 
 from __future__ import annotations
 
+import sys
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -15,15 +16,38 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.store.sqlite.aio import AsyncSqliteStore
 from longcepo.env import default_state_dir
 from longcepo.graph.main import build_graph
 from longcepo.nodes import store as chunk_store
 from longcepo.nodes.budget import validate_context
 from longcepo.nodes.ingest import ingest
+from longcepo.nodes.llm import close_clients
 from longcepo.runtime.call_store import sqlite_call_store
 from longcepo.runtime.leases import FileLeases, hold
 from longcepo.state import Context, Document, OutputState
+
+
+@contextmanager
+def _numpy_unimportable() -> Iterator[None]:
+    """Hide numpy while LangGraph's SQLite store is imported, when nothing loaded it yet.
+
+    The store imports `sqlite_vec` (for vector search, which longcepo does not use), and that
+    tries `numpy.typing` only to offer a helper nobody calls: 0.15 s of CPU at every start.
+    Without numpy it defines a stub instead. numpy stays importable afterwards.
+    """
+    if "numpy" in sys.modules or "sqlite_vec" in sys.modules:
+        yield
+        return
+    sys.modules["numpy"] = None  # type: ignore[assignment]  # `import numpy` raises ImportError
+    try:
+        yield
+    finally:
+        if "numpy" in sys.modules and sys.modules["numpy"] is None:
+            del sys.modules["numpy"]
+
+
+with _numpy_unimportable():
+    from langgraph.store.sqlite.aio import AsyncSqliteStore
 
 CONTEXT_FIELDS = frozenset(f.name for f in fields(Context))
 FAST_DURABLE = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
@@ -110,11 +134,13 @@ async def ask(
     ctx = make_context(**settings)
     validate_context(ctx)
     thread_id = thread_id or uuid.uuid4().hex
-    async with _leased(state_dir, thread_id), sqlite_graph(state_dir) as graph:
-        payload = await store_input(graph, ctx, context, query)
-        config = run_config(thread_id, ctx.max_concurrency)
-        result = await graph.ainvoke(payload, config,
-                                     context=ctx, durability="sync")
+    try:
+        async with _leased(state_dir, thread_id), sqlite_graph(state_dir) as graph:
+            payload = await store_input(graph, ctx, context, query)
+            config = run_config(thread_id, ctx.max_concurrency)
+            result = await graph.ainvoke(payload, config, context=ctx, durability="sync")
+    finally:
+        await close_clients()
     return {**output_of(result), "thread_id": thread_id}
 
 
@@ -122,7 +148,10 @@ async def resume(thread_id: str, *, state_dir: str | Path | None = None,
                  **settings: Any) -> dict[str, Any]:
     """Continue a failed or killed run from its last checkpoint; finished calls are not redone."""
     ctx = make_context(**settings)
-    async with _leased(state_dir, thread_id), sqlite_graph(state_dir) as graph:
-        config = run_config(thread_id, ctx.max_concurrency)
-        result = await graph.ainvoke(None, config, context=ctx, durability="sync")
+    try:
+        async with _leased(state_dir, thread_id), sqlite_graph(state_dir) as graph:
+            config = run_config(thread_id, ctx.max_concurrency)
+            result = await graph.ainvoke(None, config, context=ctx, durability="sync")
+    finally:
+        await close_clients()
     return {**output_of(result), "thread_id": thread_id}

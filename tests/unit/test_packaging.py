@@ -104,7 +104,7 @@ def test_wheel_holds_exactly_the_longcepo_package(wheel):
     assert runtime and not any("pytest" in r for r in runtime)
     assert not any("==" in r for r in runtime), "runtime dependencies are ranges, not pins"
     entry = archive.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "longcepo = longcepo.cli.main:main" in entry
+    assert "longcepo = longcepo.cli.main:entry" in entry  # main, then a fast exit
 
 
 def test_the_installed_wheel_works_from_a_folder_with_clashing_names(wheel, tmp_path):
