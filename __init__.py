@@ -2,6 +2,8 @@
 
     import longcepo
     result = await longcepo.ask(text, "Who signed the lease?", base_url="http://127.0.0.1:8000/v1")
+    docs = longcepo.read_documents(["lease.pdf", "https://example.com/terms.html"])
+    result = await longcepo.ask(docs, "When does the lease end?")  # sources cite pages
 
 Importing the package is cheap: the graph, the servers and the evaluation harness load only
 when one of the names below is first used.
@@ -24,6 +26,7 @@ _LAZY = {
     "sqlite_graph": "longcepo.runtime.api",
     "Context": "longcepo.state",
     "build_graph": "longcepo.graph.main",
+    "read_documents": "longcepo.documents",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,7 +1,5 @@
 """`python -m longcepo`: the same command line as the `longcepo` script."""
 
-import sys
+from longcepo.cli.main import entry
 
-from longcepo.cli.main import main
-
-sys.exit(main())
+entry()

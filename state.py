@@ -20,10 +20,16 @@ from typing_extensions import TypedDict
 
 
 class Document(TypedDict):
-    """One input document: a caller-chosen id and its text."""
+    """One input document: a caller-chosen id, its text and, optionally, its pages.
+
+    `page_starts[i]` is the character offset where page i+1 begins (PDFs), so answers can
+    cite pages; `metadata` (source, format, page count, title) is the reader's, kept as given.
+    """
 
     id: str
     text: str
+    page_starts: NotRequired[list[int]]
+    metadata: NotRequired[dict[str, Any]]
 
 
 class QAPair(TypedDict):
@@ -44,13 +50,17 @@ class DocumentEntry(TypedDict):
 
 
 class SupportingChunk(TypedDict):
-    """A chunk whose findings reached an answer, with its character span in its document."""
+    """A chunk whose findings reached an answer, with its character span in its document.
+
+    `pages` is the first and last page the chunk spans, for documents that have pages.
+    """
 
     doc_id: str
     chunk: int
     start: int
     end: int
     passes: list[int]
+    pages: NotRequired[list[int]]
 
 
 class Finding(TypedDict):

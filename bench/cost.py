@@ -1,4 +1,4 @@
-"""Cost per question (calls and tokens by stage) and the cacheable prefix fraction.
+"""Cost per question (calls and tokens by stage), the cacheable prefix and the uncached tokens.
 
 The product's default Context (chunk 4096 in an 8192 window, 5 neighbour summaries) against a
 zero-latency double that counts tokens exactly (cl100k) and hashes 16-token blocks for prefix
@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from longcepo.graph import graph
+from longcepo.nodes.tokens import count_tokens
 from longcepo.state import STAGES
 
 from bench.common import context, double, make_question, usage_total, write
@@ -29,6 +30,7 @@ async def one(base_url: str, kind: str, tokens: int) -> dict[str, Any]:
     result = await graph.ainvoke({"context": q.text, "query": q.question},
                                  context=context(base_url), config={"max_concurrency": 64})
     return {"kind": kind, "tokens": tokens, "chars": len(q.text),
+            "doc_tokens": count_tokens(q.text),
             "correct": result["answer"].strip() == q.gold, "passes": q.sub_questions + 1,
             "wall_s": round(time.perf_counter() - started, 3), "usage": result["usage"],
             "calls": usage_total(result["usage"], "calls"),
@@ -61,10 +63,14 @@ def run(sizes: tuple[int, ...] = SIZES, kinds: tuple[str, ...] = KINDS) -> dict[
                 row["double"] = {k: stats[k] for k in ("requests", "prompt_tokens",
                                                        "completion_tokens")}
                 runs.append(row)
-                prefix.append({"kind": kind, "tokens": tokens,
+                prefix.append({"kind": kind, "tokens": tokens, "passes": row["passes"],
                                "cacheable_fraction": round(stats["cacheable_fraction"], 4),
                                "prompt_tokens": stats["prompt_tokens"],
                                "cached_prefix_tokens": stats["cached_prefix_tokens"],
+                               "doc_tokens": row["doc_tokens"],
+                               "uncached_prompt_tokens": stats["uncached_prompt_tokens"],
+                               "uncached_over_document": round(
+                                   stats["uncached_prompt_tokens"] / row["doc_tokens"], 3),
                                "by_stage": prefix_by_stage(d.log())})
                 log.info("cost %s %d: %d calls, %.1fs", kind, tokens, row["calls"],
                          row["wall_s"])

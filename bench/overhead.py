@@ -3,9 +3,11 @@
 How it is measured: the double runs in a separate process in approximate-token mode, so none
 of its CPU is counted. In this process, `time.process_time()` around a whole run divided by the
 calls the double served is the product's CPU per call. The same number of calls made straight
-through ChatOpenAI (same kwargs, messages of the run's mean prompt size, same concurrency) is
-the client stack's share; framework overhead is the difference: LangGraph, longcepo's nodes,
-the store and the event loop around each call. A bare `openai.AsyncOpenAI` loop is shown too.
+through the client path the graph takes (`nodes.endpoint.complete`, plain HTTP; same kwargs,
+messages of the run's mean prompt size, same concurrency) is the client stack's share;
+framework overhead is the difference: LangGraph, longcepo's nodes, the store and the event
+loop around each call. ChatOpenAI (the path when callbacks listen) and a bare
+`openai.AsyncOpenAI` loop are shown too.
 
 With py-spy installed, a sampled profile of the same run attributes the CPU to layers.
 """
@@ -31,6 +33,7 @@ import openai
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 from longcepo.graph import graph
+from longcepo.nodes import endpoint
 from longcepo.nodes import store as chunk_store
 from longcepo.nodes.ingest import ingest
 from longcepo.prompts.system import QA_SYSTEM
@@ -79,22 +82,36 @@ async def measure(base_url: str, repeats: int, state_dir: str) -> dict[str, list
     """
     await graph_run(base_url, seed=99)  # warm-up: imports, client construction
     rows: dict[str, list[dict]] = {"graph_in_memory": [], "graph_sqlite": [],
-                                   "chatopenai_only": [], "openai_only": []}
+                                   "chatopenai_only": [], "openai_only": [], "direct_only": []}
     for i in range(repeats):
         rows["graph_in_memory"].append(await graph_run(base_url, seed=i))
         rows["graph_sqlite"].append(await graph_run(base_url, seed=i + 50, state_dir=state_dir))
         calls = rows["graph_in_memory"][-1]["calls"]
-        rows["chatopenai_only"].append(await client_calls(base_url, calls, PROMPT_CHARS, False))
-        rows["openai_only"].append(await client_calls(base_url, calls, PROMPT_CHARS, True))
+        for mode in ("chatopenai", "openai", "direct"):
+            rows[f"{mode}_only"].append(await client_calls(base_url, calls, PROMPT_CHARS, mode))
     return rows
 
 
-async def client_calls(base_url: str, calls: int, prompt_chars: int, bare: bool) -> dict:
-    """`calls` requests straight through ChatOpenAI (or the bare openai client)."""
+async def client_calls(base_url: str, calls: int, prompt_chars: int, mode: str) -> dict:
+    """`calls` requests through ChatOpenAI, the bare openai client, or longcepo's direct path.
+
+    `direct` is what the graph uses when no callbacks listen: `nodes.endpoint.complete`.
+    """
     gate = asyncio.Semaphore(CONCURRENCY)
     text = ("<passage>" + "lorem ipsum " * (prompt_chars // 12))[:prompt_chars]
-    if bare:
+    closing: Any = None
+    if mode == "direct":
+        ctx = context(base_url, max_concurrency=CONCURRENCY)
+
+        async def call(i: int) -> None:
+            async with gate:
+                await endpoint.complete(
+                    ctx, [SystemMessage(QA_SYSTEM), HumanMessage(f"{text} {i}")],
+                    {"temperature": 0.7, "top_p": 0.7, "max_tokens": 1024},
+                    {"X-Longcepo-Stage": "map"})
+    elif mode == "openai":
         client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
+        closing = client.close
 
         async def call(i: int) -> None:
             async with gate:
@@ -119,8 +136,10 @@ async def client_calls(base_url: str, calls: int, prompt_chars: int, bare: bool)
     await asyncio.gather(*(call(i) for i in range(20)))  # warm-up
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(call(i) for i in range(calls)))
-    return {"cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall,
-            "calls": calls}
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if closing is not None:
+        await closing()
+    return {"cpu_s": cpu, "wall_s": wall, "calls": calls}
 
 
 def per_call(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -194,7 +213,7 @@ def run() -> dict[str, Any]:
         rows = asyncio.run(measure(d.base_url, REPEATS, tmp))
         served = d.stats()
     costs = {name: per_call(r) for name, r in rows.items()}
-    client = costs["chatopenai_only"]["cpu_ms_per_call"]
+    client = costs["direct_only"]["cpu_ms_per_call"]  # the client path the graph takes
     prof, prof_sqlite = profile(), profile(sqlite=True)
     payload: dict[str, Any] = {
         "method": __doc__,
@@ -218,7 +237,7 @@ def run() -> dict[str, Any]:
             payload[f"framework_overhead_profile{key}_ms_per_call"] = round(
                 framework * cost["cpu_ms_per_call"], 3)
     write("overhead", payload)
-    log.info("overhead: graph %.2f ms/call CPU, ChatOpenAI alone %.2f, framework %.2f",
+    log.info("overhead: graph %.2f ms/call CPU, direct calls alone %.2f, framework %.2f",
              costs["graph_in_memory"]["cpu_ms_per_call"], client,
              payload["framework_overhead_cpu_ms_per_call"])
     return payload

@@ -1,6 +1,6 @@
 """Run the benchmarks and write `bench/results/*.json`, plots and SUMMARY.md.
 
-python -m bench.run                       # everything (about 10 minutes on 2 cores)
+python -m bench.run                       # everything (about 15 minutes on 2 cores)
 python -m bench.run --only scale,chunking # some sections; SUMMARY.md uses every JSON present
 python -m bench.run --report              # only rebuild SUMMARY.md and the plots
 """
@@ -14,7 +14,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import chunking, cost, overhead, report, scale, walltime
+from bench import (
+    chunking,
+    cost,
+    documents,
+    overhead,
+    progress,
+    report,
+    scale,
+    serving,
+    walltime,
+)
 
 SECTIONS: dict[str, Callable[[], Any]] = {
     "cost": cost.run,  # also writes prefix.json
@@ -22,6 +32,9 @@ SECTIONS: dict[str, Callable[[], Any]] = {
     "overhead": overhead.run,
     "scale": scale.run,
     "chunking": chunking.run,
+    "documents": documents.run,
+    "progress": progress.run,
+    "serving": serving.run,
 }
 ALIASES = {"prefix": "cost"}
 

@@ -9,6 +9,7 @@ import sys
 from dataclasses import MISSING, Field, fields
 from typing import Any
 
+from longcepo.runtime.commands import program
 from longcepo.state import STAGES, Context
 
 EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
@@ -98,10 +99,17 @@ SETTING_OPTIONS = {
 
 
 def resume_command(args: argparse.Namespace) -> str:
-    """The command that continues this run, with the settings it was started with."""
-    parts = ["longcepo", "ask", "--resume", str(args.thread_id)]
+    """The command that continues this run, with the settings it was started with.
+
+    Credentials in the base URL show as `***`: the user types them again, as the API key.
+    """
+    from longcepo.nodes.redact import redact_url
+
+    parts = [program(), "ask", "--resume", str(args.thread_id)]
     for name, option in SETTING_OPTIONS.items():
         value = getattr(args, name, None)
+        if name == "base_url" and value is not None:
+            value = redact_url(value)  # credentials stay out of terminals and logs
         if value is not None:
             parts += [option, shlex.quote(f"{value:g}" if isinstance(value, float) else str(value))]
     if getattr(args, "no_plan", False):

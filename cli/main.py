@@ -7,6 +7,9 @@ longcepo ask --resume 3f2a...            # continue a failed or interrupted run
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import re
 import sys
 from importlib import import_module
 from types import ModuleType
@@ -32,6 +35,22 @@ EXAMPLES = """examples:
 """
 
 
+def runnable_examples(text: str | None) -> str | None:
+    """Help examples with the command as it can be started from here.
+
+    `.venv/bin/longcepo` when the script is not on PATH, so they can be pasted as they are.
+    """
+    if not text:
+        return text
+    from longcepo.runtime.commands import program
+
+    name = program()
+    if name == "longcepo":
+        return text
+    command_start = r"(?m)(^\s+|^\s+\S+=\S+ )longcepo (?=[a-zA-Z-])"
+    return re.sub(command_start, lambda m: m.group(1) + name + " ", text)
+
+
 def command_module(name: str) -> ModuleType:
     """The module that implements subcommand `name`."""
     return import_module(COMMANDS[name][0])
@@ -42,7 +61,8 @@ def build_parser(
 ) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The parser and each fully built subcommand parser: all of them, or just `only`'s."""
     parser = argparse.ArgumentParser(
-        prog="longcepo", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="longcepo", epilog=runnable_examples(EXAMPLES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Answer questions over documents of any length with a small-window model.")
     parser.add_argument("--version", action="version", version=f"longcepo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -51,7 +71,7 @@ def build_parser(
         if only is None or name == only:
             module = command_module(name)
             built[name] = sub.add_parser(
-                name, help=help_line, epilog=getattr(module, "EXAMPLES", None),
+                name, help=help_line, epilog=runnable_examples(getattr(module, "EXAMPLES", None)),
                 description=getattr(module, "DESCRIPTION", help_line[0].upper() + help_line[1:]),
                 formatter_class=argparse.RawDescriptionHelpFormatter)
             module.add_arguments(built[name])
@@ -82,5 +102,23 @@ def main(argv: list[str] | None = None) -> int:
         return int(command_module(args.command).main(args, commands[args.command]))
 
 
+def entry() -> None:
+    """The `longcepo` script: `main`, then exit without the interpreter's teardown.
+
+    Tearing down LangGraph's and LangChain's modules took 0.5-1 s after the answer was
+    printed. Every command has closed what it opened by the time `main` returns (checkpoints,
+    connections, the local server) and traces are flushed within a bound, so only the standard
+    streams and logging are left to flush.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 1  # a closed or broken stdout: the answer may not have arrived
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

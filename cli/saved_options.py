@@ -2,7 +2,7 @@
 
 A resumed run must rebuild the same `Context` (model, endpoint, budgets, prompts), or its
 cached calls would not match and its answers would mix settings. The options are saved as
-JSON per thread under the state directory; the API key never is.
+JSON per thread under the state directory; the API key and URL credentials never are.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from longcepo.cli.common import SETTING_OPTIONS, CliError
 from longcepo.env import default_state_dir
+from longcepo.nodes.redact import MASK, has_secrets, redact_url
 
 log = logging.getLogger(__name__)
 SAVED = tuple(name for name in SETTING_OPTIONS if name != "state_dir") + ("no_plan",)
@@ -39,6 +40,8 @@ def save(args: argparse.Namespace) -> None:
             continue
         if name in ("prompts", "model_path"):
             value = os.path.abspath(value)
+        if name == "base_url" and has_secrets(value):
+            value = redact_url(value)  # like the API key, credentials are never saved
         values[name] = value
     path = settings_path(args.state_dir, args.thread_id)
     payload = {"thread_id": args.thread_id, "options": values}
@@ -66,6 +69,9 @@ def restore(args: argparse.Namespace) -> list[str]:
     filled = []
     for name, value in saved.items():
         if name in SAVED and getattr(args, name, None) in (None, False):
+            if name == "base_url" and MASK in str(value):
+                raise CliError(f"the run's --base-url ({value}) held credentials, which are "
+                               "never saved; pass --base-url with them again to resume")
             setattr(args, name, value)
             filled.append(name)
     return filled

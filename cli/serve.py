@@ -18,7 +18,7 @@ from longcepo.cli.common import (
     positive,
 )
 from longcepo.local import LOCAL_MODEL_NAME
-from longcepo.nodes.errors import ConfigError
+from longcepo.nodes.errors import ConfigError, StateError
 from longcepo.server.settings import SERVER_KEY_ENV, ServerSettings
 
 EXAMPLES = """examples:
@@ -51,8 +51,13 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
                        help="seconds a request waits for a slot before 503 (120)")
     serve.add_argument("--max-body-mb", type=positive(float), default=32.0,
                        help="largest request body in MiB; larger ones get 413 (32)")
+    serve.add_argument("--shutdown-grace", type=positive(float), default=3.0,
+                       help="seconds runs in flight may take to finish after SIGTERM before "
+                            "they are stopped, checkpointed and resumable on any replica (3)")
     serve.add_argument("--log-level", default="info",
-                       choices=["debug", "info", "warning", "error"], help="(info)")
+                       choices=["debug", "info", "warning", "error"],
+                       help="how much the server logs: its requests and runs at info, each LLM "
+                            "call at debug (info)")
 
 
 def _is_loopback(host: str) -> bool:
@@ -78,6 +83,23 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+async def _check_state(state_dir: Path | None) -> None:
+    """Open the SQLite state once, so a broken state folder is one line, not a traceback."""
+    import sqlite3
+
+    from longcepo.env import default_state_dir
+    from longcepo.runtime.api import sqlite_graph
+    from longcepo.runtime.state_errors import state_error
+
+    folder = state_dir or default_state_dir()
+    try:
+        async with sqlite_graph(folder):
+            pass
+    except (sqlite3.Error, OSError) as exc:
+        raise state_error(exc, folder) or StateError(
+            f"cannot use the state in {folder}: {exc}; pass another --state-dir") from None
+
+
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     """Server settings from the parsed options and the environment."""
     from longcepo.runtime.persistence import postgres_uri_from_env
@@ -94,6 +116,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
 def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run the server until interrupted."""
     import uvicorn
+    from longcepo.nodes.redact import AccessLogRedactor
     from longcepo.runtime.persistence import check_reachable
     from longcepo.server.app import create_app
 
@@ -107,8 +130,10 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         settings = settings_from_args(args)
         if settings.postgres_uri:
             asyncio.run(check_reachable(settings.postgres_uri))
+        else:
+            asyncio.run(_check_state(settings.state_dir))
         sock = _bind(settings.host, settings.port)
-    except (ConfigError, TypeError) as exc:
+    except (ConfigError, StateError, TypeError) as exc:
         return fail(EXIT_BAD_INPUT, str(exc))
     if not _is_loopback(settings.host) and not settings.api_key:
         logging.getLogger(__name__).warning(
@@ -117,8 +142,11 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"longcepo serving on http://{shown}:{port}", flush=True)
-    config = uvicorn.Config(create_app(settings), log_level=args.log_level,
-                            timeout_graceful_shutdown=10)
+    server: uvicorn.Server | None = None
+    app = create_app(settings, stopping=lambda: server is not None and server.should_exit)
+    config = uvicorn.Config(app, log_level=args.log_level,
+                            timeout_graceful_shutdown=args.shutdown_grace)
+    logging.getLogger("uvicorn.access").addFilter(AccessLogRedactor())
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

@@ -27,6 +27,7 @@ from longcepo.evaluation.summary import markdown, summarize
 from longcepo.nodes.budget import validate_context
 from longcepo.nodes.errors import LongcepoError
 from longcepo.nodes.tokens import count_tokens
+from longcepo.runtime.commands import install_hint
 from longcepo.state import Context
 
 log = logging.getLogger(__name__)
@@ -180,7 +181,7 @@ def write_summary(store: ResultStore) -> tuple[Path, list[Path]]:
     if plots:
         text += "\n## Plots\n\n" + "\n".join(f"![{p.stem}]({p.name})" for p in plots) + "\n"
     else:
-        text += "\nNo plots: matplotlib is not installed (`pip install 'longcepo[eval]'`).\n"
+        text += f"\nNo plots: matplotlib is not installed (`{install_hint('eval')}`).\n"
     path = store.folder / "summary.md"
     path.write_text(text, encoding="utf-8")
     return path, plots

@@ -57,7 +57,10 @@ class RequestLog:
                 self._file.flush()
 
     def totals(self) -> dict[str, Any]:
-        """Counts by outcome and stage, token sums and the cacheable fraction of prompt tokens."""
+        """Counts by outcome and stage, token sums, cached and uncached prompt tokens.
+
+        Uncached tokens are what a prefix-caching server computes and a hosted API bills in full.
+        """
         with self._lock:
             prompt = self.prompt_tokens
             return {
@@ -67,6 +70,7 @@ class RequestLog:
                 "prompt_tokens": prompt,
                 "completion_tokens": self.completion_tokens,
                 "cached_prefix_tokens": self.cached_prefix_tokens,
+                "uncached_prompt_tokens": prompt - self.cached_prefix_tokens,
                 "cacheable_fraction": self.cached_prefix_tokens / prompt if prompt else 0.0,
             }
 

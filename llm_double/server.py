@@ -60,6 +60,7 @@ class DoubleServer:
         self.port = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.connections_opened = 0
         self._ids = itertools.count(1)
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
@@ -116,6 +117,7 @@ class DoubleServer:
         self.cache.clear()
         self.faults = FaultPlan(self.config)
         self.max_in_flight = self.in_flight
+        self.connections_opened = 0
 
     def stats(self) -> dict[str, Any]:
         """Totals of the request log plus live queue and cache numbers."""
@@ -123,6 +125,7 @@ class DoubleServer:
             **self.requests.totals(),
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
+            "connections_opened": self.connections_opened,
             "queued": self.gate.waiting,
             "prefix_cache_blocks": len(self.cache),
         }
@@ -133,6 +136,7 @@ class DoubleServer:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
+        counted = False  # a client's connections only: the /_double/ control routes are not
         try:
             while True:
                 try:
@@ -144,6 +148,9 @@ class DoubleServer:
                         )
                     )
                     break
+                if request is not None and not counted and not request.path.startswith("/_"):
+                    counted = True
+                    self.connections_opened += 1
                 if request is None or not await self._route(request, rd, wr):
                     break
         except (ConnectionError, asyncio.IncompleteReadError):

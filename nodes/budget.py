@@ -7,17 +7,22 @@ absorbs chat-template overhead and the format reminder a retry appends.
 from __future__ import annotations
 
 import logging
+import math
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
 
 from longcepo.nodes.errors import ConfigError, InputError
+from longcepo.nodes.redact import redact_url
 from longcepo.nodes.render import finding_text, history_text
 from longcepo.nodes.tokens import ENCODINGS, count_tokens
 from longcepo.prompts.reminders import REMINDERS
 from longcepo.state import PROMPT_FIELDS, STRUCTURED_OUTPUT, Context, Finding, QAPair
 
 log = logging.getLogger(__name__)
+MIN_CHUNK_TOKENS = 64
+"""Below this a window cannot hold a useful chunk: say which window is needed instead."""
 MARGIN = 32 + max(len(r) for r in REMINDERS.values()) // 3
 
 
@@ -147,10 +152,27 @@ def _check_numbers(ctx: Context) -> None:
                           f"got {ctx.structured_output!r}")
     if not ctx.delimiter:
         raise ConfigError("delimiter is empty; the default is <CONTEXT_END>")
+    for f in fields(ctx):
+        value = getattr(ctx, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{f.name} must be a finite number, got {value!r}")
+    _check_base_url(ctx.base_url)
     if ctx.base_url is None and not ctx.api_key:
         raise ConfigError(
-            "no API key for api.openai.com: set OPENAI_API_KEY or api_key, or point base_url "
-            "(OPENAI_BASE_URL) at your own OpenAI-compatible server"
+            "no API key for api.openai.com: pass --api-key or set OPENAI_API_KEY (in Python: "
+            "api_key), or point --base-url (OPENAI_BASE_URL) at your own OpenAI-compatible server"
+        )
+
+
+def _check_base_url(base_url: str | None) -> None:
+    """An endpoint that is no http(s) URL is bad input, refused before any retry."""
+    if base_url is None:
+        return
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"base_url {redact_url(base_url)!r} is not an http(s) URL; pass the endpoint's "
+            "address, e.g. --base-url http://127.0.0.1:8000/v1"
         )
 
 
@@ -159,6 +181,14 @@ def _check_window(ctx: Context) -> None:
     summary_room = ctx.max_output_tokens_summary if ctx.num_neighbor_summaries else 0
     map_fixed = template_tokens(ctx, "map")
     spare = window - ctx.chunk_size - ctx.max_output_tokens - map_fixed - summary_room
+    if spare + ctx.chunk_size < MIN_CHUNK_TOKENS:
+        fixed = map_fixed + summary_room + ctx.max_output_tokens
+        raise ConfigError(
+            f"a {window}-token window cannot hold the map template ({map_fixed}), a neighbour "
+            f"summary ({summary_room}) and the output ({ctx.max_output_tokens}) with any "
+            f"useful chunk; use max_context_window >= {fixed + ctx.chunk_size} (for "
+            f"chunk_size {ctx.chunk_size}), or lower max_output_tokens"
+        )
     if spare < 0:
         raise ConfigError(
             f"chunk_size {ctx.chunk_size} leaves no room in the {window}-token window for the "

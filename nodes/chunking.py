@@ -8,6 +8,7 @@ are contiguous spans of the original text, so provenance is exact character offs
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,3 +74,11 @@ def chunk_spans(text: str, enc: tiktoken.Encoding, chunk_size: int) -> list[Span
     if tokens and text[start:end].strip():
         chunks.append(Span(start, end, tokens))
     return [c for c in chunks if text[c.start : c.end].strip()]
+
+
+def span_pages(text: str, start: int, end: int, page_starts: list[int]) -> list[int]:
+    """The first and last page (1-based) that the non-blank part of text[start:end] lies on."""
+    piece = text[start:end]
+    first = start + (len(piece) - len(piece.lstrip()))
+    last = max(first, start + len(piece.rstrip()) - 1)
+    return [bisect.bisect_right(page_starts, first), bisect.bisect_right(page_starts, last)]

@@ -36,3 +36,14 @@ class LLMCallError(LongcepoError):
     http_status = 502
     kind = "upstream_error"
     exit_code = 1
+
+
+class StateError(LongcepoError):
+    """Saved state cannot be read or written: a full disk, a read-only folder, a corrupt file.
+
+    The CLI exits 2 (the fix is on the user's side); servers answer 503.
+    """
+
+    http_status = 503
+    kind = "server_error"
+    exit_code = 2

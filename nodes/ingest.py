@@ -13,7 +13,7 @@ from typing import Any
 
 from langgraph.store.base import BaseStore
 from longcepo.nodes import store as chunk_store
-from longcepo.nodes.chunking import chunk_spans
+from longcepo.nodes.chunking import chunk_spans, span_pages
 from longcepo.nodes.errors import InputError
 from longcepo.nodes.tokens import get_encoding
 from longcepo.state import Context, Document, DocumentEntry
@@ -48,16 +48,37 @@ def split_request(state: Mapping[str, Any], delimiter: str) -> tuple[Any, str]:
     return context, raw_query.strip()
 
 
+def _page_starts(value: Any, text: str, i: int) -> list[int]:
+    """Checked page boundaries: ascending whole character offsets inside the text, from 0."""
+    ok = (isinstance(value, list) and value and value[0] == 0
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+          and all(a < b for a, b in zip(value, value[1:], strict=False))
+          and value[-1] <= len(text))
+    if not ok:
+        raise InputError(f"context[{i}].page_starts must be ascending character offsets of the "
+                         "pages in its text, starting at 0")
+    return list(value)
+
+
+def _document(item: Any, i: int) -> Document:
+    if not isinstance(item, Mapping) or not isinstance(item.get("text"), str):
+        raise InputError(f"context[{i}] must be an object with 'id' and 'text' strings")
+    doc = Document(id=str(item.get("id") or f"doc-{i}"), text=item["text"])
+    if item.get("page_starts") is not None:
+        doc["page_starts"] = _page_starts(item["page_starts"], item["text"], i)
+    if item.get("metadata") is not None:
+        if not isinstance(item["metadata"], Mapping):
+            raise InputError(f"context[{i}].metadata must be an object")
+        doc["metadata"] = dict(item["metadata"])
+    return doc
+
+
 def as_documents(context: Any) -> list[Document]:
     """Check the context and return it as a list of documents with unique ids."""
     if isinstance(context, str):
         docs = [Document(id=DEFAULT_DOC_ID, text=context)]
     elif isinstance(context, list):
-        docs = []
-        for i, item in enumerate(context):
-            if not isinstance(item, Mapping) or not isinstance(item.get("text"), str):
-                raise InputError(f"context[{i}] must be an object with 'id' and 'text' strings")
-            docs.append(Document(id=str(item.get("id") or f"doc-{i}"), text=item["text"]))
+        docs = [_document(item, i) for i, item in enumerate(context)]
     else:
         raise InputError("context must be a string or a list of {'id', 'text'} documents")
     ids = [d["id"] for d in docs]
@@ -78,13 +99,17 @@ async def ingest(store: BaseStore, ctx: Context, context: Any) -> list[DocumentE
     entries: list[DocumentEntry] = []
     first = total_tokens = 0
     for doc in docs:
-        key = chunk_store.document_key(doc["text"], ctx.tokenizer_encoding, ctx.chunk_size)
+        page_starts = doc.get("page_starts")
+        key = chunk_store.document_key(doc["text"], ctx.tokenizer_encoding, ctx.chunk_size,
+                                       page_starts)
         manifest = await chunk_store.load_manifest(store, key)
         if manifest is None:
             enc = get_encoding(ctx.tokenizer_encoding)
             spans = await asyncio.to_thread(chunk_spans, doc["text"], enc, ctx.chunk_size)
             triples = [(s.start, s.end, s.tokens) for s in spans]
-            await chunk_store.save_chunks(store, key, doc["text"], triples)
+            pages = None if page_starts is None else [
+                span_pages(doc["text"], s.start, s.end, page_starts) for s in spans]
+            await chunk_store.save_chunks(store, key, doc["text"], triples, pages)
             manifest = {"n_chunks": len(spans), "tokens": sum(t for *_, t in triples)}
             log.info("document %s: %d chunks, %d tokens", doc["id"], len(spans), manifest["tokens"])
         total_tokens += int(manifest["tokens"])

@@ -3,8 +3,9 @@
 Model factory, bounded retries with backoff, the concurrency bound, usage accounting, format
 retries and the per-run call cache all live here.
 
-Retries live here only: ChatOpenAI runs with `max_retries=0` and the graph has no
-`RetryPolicy`, so one failing request costs at most `max_retries + 1` HTTP attempts.
+Retries live here only: the direct path (`nodes/endpoint.py`) never retries, ChatOpenAI runs
+with `max_retries=0` and the graph has no `RetryPolicy`, so one failing request costs at most
+`max_retries + 1` HTTP attempts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import logging
 import random
 import re
+import sys
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,12 +25,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
-from langchain_openai.chat_models.base import BaseChatOpenAI
-from longcepo.nodes import structured
+from longcepo.nodes import endpoint, structured
 from longcepo.nodes.errors import LLMCallError
+from longcepo.nodes.redact import redact_url, scrub
 from longcepo.nodes.store import CallCache
 from longcepo.nodes.tokens import count_tokens
 from longcepo.prompts.reminders import JSON_AGAIN, JSON_NOTES, REMINDERS
@@ -38,9 +39,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _override: ContextVar[BaseChatModel | None] = ContextVar("longcepo_chat_model", default=None)
-_models: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
-                                  dict[tuple[Any, ...], BaseChatOpenAI]]
-_models = weakref.WeakKeyDictionary()
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]]
 _slots = weakref.WeakKeyDictionary()
 _RETRY_STATUS = {408, 409, 425, 429}
@@ -57,29 +55,35 @@ def override_chat_model(model: BaseChatModel) -> Iterator[None]:
 
 
 def chat_model(ctx: Context) -> BaseChatModel:
-    """The chat model for this run: one client per endpoint and event loop.
-
-    `BaseChatOpenAI`, not `ChatOpenAI`: the latter renames `max_tokens` to
-    `max_completion_tokens`, which llama.cpp's Python server ignores, so a small model that
-    repeats itself would generate until its context is full. Every OpenAI-compatible server
-    honours `max_tokens`.
-    """
+    """The LangChain chat model for this run: the override, or the run's endpoint's model."""
     if (model := _override.get()) is not None:
         return model
-    loop = asyncio.get_running_loop()
-    key = (ctx.model, ctx.base_url, ctx.api_key, ctx.request_timeout)
-    per_loop = _models.setdefault(loop, {})
-    if key not in per_loop:
-        per_loop[key] = BaseChatOpenAI(
-            model=ctx.model,
-            base_url=ctx.base_url,
-            api_key=ctx.api_key or "not-needed",  # type: ignore[arg-type]
-            timeout=ctx.request_timeout,
-            max_retries=0,
-            use_responses_api=False,
-            http_async_client=httpx.AsyncClient(timeout=ctx.request_timeout),
-        )
-    return per_loop[key]
+    return endpoint.endpoint(ctx).chat()
+
+
+async def close_clients() -> None:
+    """Close this event loop's connection pools at the end of a run."""
+    await endpoint.close_endpoints()
+
+
+async def _complete(
+    ctx: Context, stage: str, messages: Sequence[BaseMessage], config: dict[str, Any],
+    params: dict[str, Any],
+) -> tuple[str, int | None, int | None]:
+    """(text, prompt tokens, completion tokens) as the endpoint reported them, if it did.
+
+    A plain HTTP request (`endpoint.complete`) unless a model is overridden or callbacks
+    listen; then the LangChain model, whose callbacks make the traced, streamed LLM run.
+    """
+    headers = {"X-Longcepo-Stage": stage}
+    if _override.get() is None and not endpoint.callbacks_listen():
+        return await endpoint.complete(ctx, messages, params, headers)
+    reply = await chat_model(ctx).ainvoke(
+        list(messages), config=config, extra_headers=headers, **params  # type: ignore[arg-type]
+    )
+    text = reply.content if isinstance(reply.content, str) else str(reply.content)
+    meta = getattr(reply, "usage_metadata", None) or {}
+    return text, meta.get("input_tokens"), meta.get("output_tokens")
 
 
 def _slot(limit: int) -> asyncio.Semaphore:
@@ -130,6 +134,15 @@ class Usage:
         }
 
 
+def _openai() -> Any:
+    """The openai package if anything loaded it, else None.
+
+    Only its exceptions are classified here, and none can exist before it is loaded; importing
+    it just to check would add 0.8 s to every start.
+    """
+    return sys.modules.get("openai")
+
+
 class Refused(Exception):
     """The endpoint refused the request's `response_format`; `usage` counts the attempts."""
 
@@ -144,16 +157,18 @@ def _refusal(exc: BaseException, failures: int) -> bool:
     400/422 say so at once. llama.cpp answers its unsupported form with HTTP 500, which a
     transient fault also gives, so a 5xx counts only when the retry fails the same way.
     """
-    if not isinstance(exc, openai.APIStatusError):
+    oa = _openai()
+    if oa is None or not isinstance(exc, oa.APIStatusError):
         return False
     return exc.status_code in (400, 415, 422) or (exc.status_code in (500, 501) and failures > 1)
 
 
 def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIConnectionError | openai.RateLimitError):
-        return True  # APITimeoutError is an APIConnectionError
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in _RETRY_STATUS or exc.status_code >= 500
+    if (openai := _openai()) is not None:
+        if isinstance(exc, openai.APIConnectionError | openai.RateLimitError):
+            return True  # APITimeoutError is an APIConnectionError
+        if isinstance(exc, openai.APIStatusError):
+            return bool(exc.status_code in _RETRY_STATUS or exc.status_code >= 500)
     return isinstance(exc, httpx.TransportError | asyncio.TimeoutError)
 
 
@@ -179,10 +194,31 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
+SILENCE_NOTE_S = 20.0
+_silence_noted: set[str] = set()
+
+
+def _note_silence(ctx: Context, stage: str) -> asyncio.TimerHandle:
+    """Say once per endpoint when a call has waited long, instead of waiting silently."""
+    where = redact_url(ctx.base_url or "https://api.openai.com/v1")
+
+    def note() -> None:
+        if where not in _silence_noted:
+            _silence_noted.add(where)
+            log.warning("%s: no reply from %s after %.0fs; waiting up to %.0fs per attempt "
+                        "(--timeout), %d retries (--retries)", stage, where, SILENCE_NOTE_S,
+                        ctx.request_timeout, ctx.max_retries)
+
+    return asyncio.get_running_loop().call_later(SILENCE_NOTE_S, note)
+
+
 def describe_failure(exc: BaseException, ctx: Context) -> str:
     """A one-line account of a failed call that names the fix and never shows the API key."""
-    where = ctx.base_url or "https://api.openai.com/v1"
-    if isinstance(exc, openai.APITimeoutError):
+    where = redact_url(ctx.base_url or endpoint.OPENAI_URL)
+    openai = _openai()
+    if openai is None:
+        msg = f"LLM call failed: {type(exc).__name__}: {exc}"
+    elif isinstance(exc, openai.APITimeoutError):
         msg = f"the model at {where} did not answer within {ctx.request_timeout:g}s"
     elif isinstance(exc, openai.APIConnectionError):
         root = _root_cause(exc)
@@ -197,6 +233,7 @@ def describe_failure(exc: BaseException, ctx: Context) -> str:
         msg = f"the model at {where} answered HTTP {exc.status_code}: {exc.message}"
     else:
         msg = f"LLM call failed: {type(exc).__name__}: {exc}"
+    msg = scrub(msg, ctx.base_url)
     if not ctx.api_key:
         return msg
     # the key as a whole token only: a short key must not mangle words that contain it
@@ -250,14 +287,12 @@ async def invoke(
     if response_format is not None:
         params["extra_body"] = {"response_format": response_format}
     usage = Usage(stage)
-    # a re-ask repeats its request from the second one on; its number keeps it from meeting
-    # the malformed reply it is asked to replace in the cache
-    keyed = {**params, "attempt": attempt} if attempt else params
-    key = _request_key(ctx, stage, messages, keyed) if cache else ""
+    # the attempt is part of the key: without a seed, re-asks 1 and 2 send the same request
+    # (temperature lifted to the same value), and the cache would replay the malformed reply
+    key = _request_key(ctx, stage, messages, {**params, "attempt": attempt}) if cache else ""
     if cache and (hit := await cache.get(key)):
         usage.cached_calls = 1  # nothing sent: the endpoint already answered this in this run
         return str(hit["text"]), usage
-    model = chat_model(ctx)
     config = {
         "run_name": stage,
         "metadata": {"longcepo_stage": stage, **(metadata or {})},
@@ -267,12 +302,13 @@ async def invoke(
         usage.calls += 1
         try:
             async with _slot(ctx.max_concurrency):
-                reply = await model.ainvoke(
-                    list(messages),
-                    config=config,  # type: ignore[arg-type]
-                    extra_headers={"X-Longcepo-Stage": stage},
-                    **params,
-                )
+                note = _note_silence(ctx, stage)
+                try:
+                    text, prompt_tokens, completion_tokens = await _complete(
+                        ctx, stage, messages, config, params
+                    )
+                finally:
+                    note.cancel()
             break
         except Exception as exc:  # noqa: BLE001 - classified just below
             usage.failed_calls += 1
@@ -287,14 +323,17 @@ async def invoke(
             if delay is None:
                 delay = min(ctx.retry_backoff * 2**try_no, ctx.retry_backoff_max)
                 delay *= random.uniform(0.5, 1.0)
+            elif delay > ctx.retry_backoff_max:
+                # an endpoint asking for an hour must not stall the run past the configured cap
+                log.info("%s: Retry-After %.0fs capped at retry_backoff_max %.0fs", stage,
+                         delay, ctx.retry_backoff_max)
+                delay = ctx.retry_backoff_max
             log.warning("%s call failed (%s); retry %d in %.2fs", stage, type(exc).__name__,
                         try_no + 1, delay)
             await asyncio.sleep(delay)
-    text = reply.content if isinstance(reply.content, str) else str(reply.content)
-    meta = getattr(reply, "usage_metadata", None) or {}
-    usage.prompt_tokens += int(meta.get("input_tokens") or _count(ctx, messages))
+    usage.prompt_tokens += int(prompt_tokens or _count(ctx, messages))
     usage.completion_tokens += int(
-        meta.get("output_tokens") or count_tokens(text, ctx.tokenizer_encoding)
+        completion_tokens or count_tokens(text, ctx.tokenizer_encoding)
     )
     if cache:
         await cache.put(key, {"text": text, "prompt_tokens": usage.prompt_tokens,
@@ -353,7 +392,7 @@ async def _constrained(
             total.structured_calls += 1
         return text, total
     if ctx.structured_output == "on":
-        where = ctx.base_url or "https://api.openai.com/v1"
+        where = redact_url(ctx.base_url or endpoint.OPENAI_URL)
         raise LLMCallError(
             f"{stage}: the endpoint at {where} refused JSON replies under a schema "
             f"(tried {', '.join(structured.FORMS)}); use --structured-output auto or off")

@@ -33,7 +33,7 @@ NO_INFORMATION_ANSWER = "No information"
 async def supporting(
     store: Any, documents: list[DocumentEntry], findings: list[Finding], pass_index: int
 ) -> list[SupportingChunk]:
-    """The chunks behind the findings, with document ids and character spans."""
+    """The chunks behind the findings: document ids, character spans and pages if any."""
     by_doc: dict[int, list[int]] = defaultdict(list)
     for gid in sorted({s for f in findings for s in f["sources"]}):
         doc, local = chunk_store.locate(documents, gid)
@@ -42,11 +42,12 @@ async def supporting(
     for pos, locals_ in by_doc.items():
         doc = documents[pos]
         records = await chunk_store.load_chunks(store, doc["key"], locals_)
-        out.extend(
-            SupportingChunk(doc_id=doc["doc_id"], chunk=i, start=r["start"], end=r["end"],
-                            passes=[pass_index])
-            for i, r in zip(locals_, records, strict=True)
-        )
+        for i, record in zip(locals_, records, strict=True):
+            chunk = SupportingChunk(doc_id=doc["doc_id"], chunk=i, start=record["start"],
+                                    end=record["end"], passes=[pass_index])
+            if record.get("pages"):
+                chunk["pages"] = list(record["pages"])
+            out.append(chunk)
     return out
 
 

@@ -11,6 +11,7 @@ import asyncio
 import bisect
 import hashlib
 import logging
+import weakref
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -36,15 +37,19 @@ def resolve(store: BaseStore | None) -> BaseStore:
     return _fallback
 
 
-def document_key(text: str, encoding: str, chunk_size: int) -> str:
+def document_key(text: str, encoding: str, chunk_size: int,
+                 page_starts: Sequence[int] | None = None) -> str:
     """Store label of a document's chunks: its content hash and the chunking parameters.
 
     The text is hashed a slice at a time (the same digest as hashing it whole), so a 40 MB
-    document is not copied into a second, encoded buffer.
+    document is not copied into a second, encoded buffer. Page boundaries, when given, are
+    part of the hash: the same text with other pages cites other pages.
     """
     sha = hashlib.sha256()
     for start in range(0, len(text), 1 << 20):
         sha.update(text[start : start + (1 << 20)].encode("utf-8", "surrogatepass"))
+    if page_starts is not None:
+        sha.update(b"\x00pages:" + ",".join(map(str, page_starts)).encode())
     return f"{sha.hexdigest()[:32]}-{encoding}-{chunk_size}"
 
 
@@ -59,17 +64,20 @@ async def load_manifest(store: BaseStore, key: str) -> dict[str, Any] | None:
 
 
 async def save_chunks(
-    store: BaseStore, key: str, text: str, spans: Sequence[tuple[int, int, int]]
+    store: BaseStore, key: str, text: str, spans: Sequence[tuple[int, int, int]],
+    pages: Sequence[list[int]] | None = None,
 ) -> None:
     """Store every chunk, then the manifest last, so a half-written document is never trusted.
 
     Chunk texts are copied a batch at a time: the SQLite store serializes a batch whole (with
-    generous buffers), so memory stays flat however long the document is.
+    generous buffers), so memory stays flat however long the document is. `pages[i]` is the
+    first and last page chunk i spans, for paged documents.
     """
     ns = _chunks_ns(key)
     for first in range(0, len(spans), SAVE_BATCH):
         await store.abatch([
-            PutOp(ns, f"{i:08d}", {"text": text[s:e], "start": s, "end": e, "tokens": t})
+            PutOp(ns, f"{i:08d}", {"text": text[s:e], "start": s, "end": e, "tokens": t,
+                                   **({"pages": pages[i]} if pages is not None else {})})
             for i, (s, e, t) in enumerate(spans[first : first + SAVE_BATCH], start=first)
         ])
     total = sum(t for _, _, t in spans)
@@ -151,14 +159,35 @@ async def load_pass(store: BaseStore, run_key: str, pass_index: int) -> dict[str
     return dict(item.value)
 
 
+_call_stores: weakref.WeakKeyDictionary[BaseStore, BaseStore] = weakref.WeakKeyDictionary()
+
+
+def use_call_store(store: BaseStore, calls: BaseStore | None) -> None:
+    """Keep the call cache of `store`'s runs in `calls` (None: back in `store` itself).
+
+    A call cache whose writes start at once (not batched behind other reads and writes) makes
+    a received reply durable within milliseconds, so a kill loses almost no paid reply.
+    """
+    if calls is None:
+        _call_stores.pop(store, None)
+    else:
+        _call_stores[store] = calls
+
+
+def calls_store(store: BaseStore) -> BaseStore:
+    """Where the call cache of runs on `store` lives."""
+    return _call_stores.get(store, store)
+
+
 class CallCache:
     """Replies of completed LLM calls within one run, so a re-executed task pays nothing twice.
 
     Keyed by a hash of the exact request; scoped to the run so separate runs still sample.
+    Each reply is written as soon as it arrives, before its task's checkpoint.
     """
 
     def __init__(self, store: BaseStore, run_key: str) -> None:
-        self._store = store
+        self._store = calls_store(store)
         self._ns = (ROOT, "calls", run_key)
 
     async def get(self, key: str) -> dict[str, Any] | None:
@@ -179,7 +208,8 @@ async def forget_run(store: BaseStore, run_key: str) -> int:
     removed = 0
     for kind in ("summaries", "passes", "calls"):
         prefix = (ROOT, kind, run_key)
-        while items := await store.asearch(prefix, limit=500):
-            await store.abatch([PutOp(item.namespace, item.key, None) for item in items])
+        held = calls_store(store) if kind == "calls" else store
+        while items := await held.asearch(prefix, limit=500):
+            await held.abatch([PutOp(item.namespace, item.key, None) for item in items])
             removed += len(items)
     return removed

@@ -1,20 +1,26 @@
-"""Map: read one chunk, with neighbour summaries and earlier answers, and report a finding."""
+"""Map: read one chunk, with neighbour summaries and earlier answers, and report a finding.
 
-PLACEHOLDERS = ("summaries_before", "chunk", "summaries_after", "qa_history", "question")
+The passage comes first, as in the summary prompt, and the rest follows in order of how often
+it changes (neighbour summaries, then the answered questions, then the question): a serving
+stack with a prefix cache then reuses the chunk between its summary and map calls, and a later
+pass's map call up to the answered questions.
+"""
+
+PLACEHOLDERS = ("chunk", "summaries_before", "summaries_after", "qa_history", "question")
 
 NO_INFORMATION = "[NO INFORMATION]"
 
-TEMPLATE = """You are reading one chunk of a long document. To help you place it, you also \
+TEMPLATE = """<passage>
+{chunk}
+</passage>
+
+You are reading one chunk of a long document. To help you place it, you also \
 see short summaries of the chunks just before it and just after it, and the questions about \
 this document that were already answered.
 
 <summaries_before>
 {summaries_before}
 </summaries_before>
-
-<passage>
-{chunk}
-</passage>
 
 <summaries_after>
 {summaries_after}

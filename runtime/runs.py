@@ -8,7 +8,7 @@ answer without a single LLM call; an empty request on a thread resumes it.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, get_type_hints
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
@@ -16,7 +16,8 @@ from longcepo.nodes.budget import check_question, validate_context
 from longcepo.nodes.errors import InputError, LongcepoError
 from longcepo.nodes.ingest import as_documents, split_request
 from longcepo.runtime.api import output_of, run_config, store_input
-from longcepo.state import Context, ProgressEvent
+from longcepo.runtime.leases import Leases, hold
+from longcepo.state import Context, DocumentEntry, ProgressEvent
 
 INPUT_KEYS = ("context", "query", "message", "documents")
 
@@ -47,12 +48,28 @@ def check_request(request: Mapping[str, Any] | None, ctx: Context) -> None:
         query = request.get("query")
         if not isinstance(query, str) or not query.strip():
             raise InputError("the query is empty; ask a question about the document")
+        check_entries(request["documents"])
         return
     context, query = split_request(request, ctx.delimiter)
     if not query:
         raise InputError("the query is empty; ask a question about the document")
     as_documents(context)
     check_question(ctx, query)
+
+
+def check_entries(entries: Any) -> None:
+    """`documents` must be manifest entries of ingested documents, as a run's output gives."""
+    fields = get_type_hints(DocumentEntry)
+    if not isinstance(entries, list):
+        raise InputError("'documents' must be a list of ingested-document entries; to send "
+                         "text, use 'context' (a string or a list of {'id', 'text'})")
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Mapping) or any(
+                not isinstance(entry.get(name), kind)
+                for name, kind in fields.items()):
+            raise InputError(f"documents[{i}] is not an ingested-document entry (it needs "
+                             f"{', '.join(fields)}); to send text, use 'context' with "
+                             "{'id', 'text'} documents")
 
 
 def _same_request(values: Mapping[str, Any], payload: Mapping[str, Any]) -> bool:
@@ -99,25 +116,30 @@ async def stream_run(
     request: Mapping[str, Any] | None,
     thread_id: str,
     config: RunnableConfig | None = None,
+    *,
+    leases: Leases | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Progress events (`{"event": ...}`) and, last, `{"event": "result", "output": ...}`.
 
     `config` may carry callbacks (LangServe's event streams, tracing); checkpoints are written
     at every step (`durability="sync"`), so a killed process loses only calls in flight.
+    With `leases`, the thread's lease is held from planning to the result (`ThreadBusy` if
+    another run holds it); callers that take the lease themselves pass none.
     """
     base = run_config(thread_id, ctx.max_concurrency)
     merged: RunnableConfig = {**(config or {}), **base,
                               "configurable": {**(config or {}).get("configurable", {}),
                                                **base["configurable"]}}
-    payload, finished = await plan_run(graph, ctx, request, merged)
-    if finished is None:
-        async for _, _, event in graph.astream(payload, merged, context=ctx,
-                                               stream_mode=["custom"], subgraphs=True,
-                                               durability="sync"):
-            yield event  # type: ignore[misc]  # custom mode: our dicts
-        final = await graph.aget_state(merged)
-        finished = output_of(final.values)
-    yield {"event": ProgressEvent.RESULT, "output": finished, "thread_id": thread_id}
+    async with hold(leases, thread_id):
+        payload, finished = await plan_run(graph, ctx, request, merged)
+        if finished is None:
+            async for _, _, event in graph.astream(payload, merged, context=ctx,
+                                                   stream_mode=["custom"], subgraphs=True,
+                                                   durability="sync"):
+                yield event  # type: ignore[misc]  # custom mode: our dicts
+            final = await graph.aget_state(merged)
+            finished = output_of(final.values)
+        yield {"event": ProgressEvent.RESULT, "output": finished, "thread_id": thread_id}
 
 
 async def run_to_end(
@@ -126,10 +148,12 @@ async def run_to_end(
     request: Mapping[str, Any] | None,
     thread_id: str,
     config: RunnableConfig | None = None,
+    *,
+    leases: Leases | None = None,
 ) -> dict[str, Any]:
     """The final output of `stream_run`, progress dropped."""
     result: dict[str, Any] = {}
-    async for event in stream_run(graph, ctx, request, thread_id, config):
+    async for event in stream_run(graph, ctx, request, thread_id, config, leases=leases):
         if event.get("event") == ProgressEvent.RESULT:
             result = dict(event["output"])
     return result

@@ -13,6 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from longcepo.server import pages
+
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -27,6 +29,12 @@ def error_payload(message: str, kind: str, code: str | None = None) -> dict[str,
     """An error body both OpenAI clients (`error`) and FastAPI clients (`detail`) can read."""
     return {"error": {"message": message, "type": kind, "param": None, "code": code},
             "detail": message}
+
+
+def retry_headers(exc: BaseException) -> dict[str, str]:
+    """`Retry-After` for errors that say when to come back (a busy thread)."""
+    after = getattr(exc, "retry_after", None)
+    return {"Retry-After": str(after)} if after else {}
 
 
 async def send_error(send: Send, status: int, message: str, kind: str, code: str | None = None,
@@ -47,25 +55,49 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class BearerAuth:
-    """With a key set, every route but /health needs `Authorization: Bearer <key>` (else 401)."""
+    """With a key set, every route but /health needs `Authorization: Bearer <key>` (else 401).
+
+    The web pages (playground, docs) and the LangServe routes they call also take the login
+    cookie that `/login` sets, since a page cannot send the header; a browser asking for
+    such a page without either is sent to the login form.
+    """
 
     def __init__(self, app: ASGIApp, key: str | None) -> None:
         self.app, self.expected = app, (f"Bearer {key}".encode() if key else None)
+        self.session = pages.session_token(key).encode() if key else None
+
+    def _open(self, path: str) -> bool:
+        return (path in OPEN_PATHS or path == pages.LOGIN_PATH
+                or path.startswith(pages.ASSETS_PATH + "/"))
+
+    def _has_session(self, scope: Scope) -> bool:
+        token = pages.cookie_token(_header(scope, b"cookie"))
+        return bool(token and self.session
+                    and hmac.compare_digest(token.encode("latin-1", "replace"), self.session))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on only with the right key."""
-        if (self.expected is None or scope["type"] != "http"
-                or scope.get("path") in OPEN_PATHS):
+        """Pass the request on only with the right key (or, for pages, the login cookie)."""
+        path = scope.get("path", "")
+        if self.expected is None or scope["type"] != "http" or self._open(path):
             await self.app(scope, receive, send)
             return
         given = (_header(scope, b"authorization") or "").encode("latin-1")
-        if not hmac.compare_digest(given, self.expected):
-            await send_error(send, 401, "missing or wrong API key; send the header "
-                             "'Authorization: Bearer <LONGCEPO_API_KEY>'",
-                             "invalid_request_error", "invalid_api_key",
-                             [(b"www-authenticate", b"Bearer")])
+        if hmac.compare_digest(given, self.expected) or (
+                pages.is_page_path(path) and self._has_session(scope)):
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        if (pages.is_page_path(path) and scope.get("method") == "GET"
+                and "text/html" in (_header(scope, b"accept") or "")):
+            target = path if path in pages.LANDINGS else pages.PLAYGROUND
+            await send({"type": "http.response.start", "status": 303,
+                        "headers": [(b"location", f"{pages.LOGIN_PATH}?next={target}".encode()),
+                                    (b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send_error(send, 401, "missing or wrong API key; send the header "
+                         "'Authorization: Bearer <LONGCEPO_API_KEY>'",
+                         "invalid_request_error", "invalid_api_key",
+                         [(b"www-authenticate", b"Bearer")])
 
 
 class BodyLimit:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
+import operator
+import typing
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
@@ -24,15 +27,18 @@ from langgraph.types import Overwrite, Send
 from langserve import add_routes
 from langserve.serialization import WellKnownLCSerializer
 from longcepo.nodes.errors import LongcepoError
-from longcepo.runtime.runs import check_request, run_to_end, stream_run
+from longcepo.runtime.leases import Leases
+from longcepo.runtime.runs import check_request, is_resume_request, run_to_end, stream_run
 from longcepo.server.guards import RequestRejected, Scope
 from longcepo.server.settings import THREAD_HEADER, ServerSettings, configurable_model, context_for
 from longcepo.state import Context
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 PATH = "/longcepo"
 RUN_ENDPOINTS = ("invoke", "batch", "stream", "stream_log", "stream_events")
 GraphSource = Callable[[], CompiledStateGraph[Any, Any, Any, Any]]
+LeaseSource = Callable[[], Leases | None]
 
 
 def _plain(obj: Any) -> Any:
@@ -77,8 +83,10 @@ class ServedGraph(Runnable[dict[str, Any], dict[str, Any]]):
     name = "longcepo"
 
     def __init__(self, settings: ServerSettings, graph: GraphSource,
-                 schema_graph: CompiledStateGraph[Any, Any, Any, Any]) -> None:
+                 schema_graph: CompiledStateGraph[Any, Any, Any, Any],
+                 leases: LeaseSource = lambda: None) -> None:
         self.settings, self._graph, self._schema = settings, graph, schema_graph
+        self._leases = leases
 
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         """The graph's input: `context` and `query`, or `message`."""
@@ -92,8 +100,8 @@ class ServedGraph(Runnable[dict[str, Any], dict[str, Any]]):
     def config_specs(self) -> list[ConfigurableFieldSpec]:
         """The run settings a client may change under `configurable`, and `thread_id`."""
         model = configurable_model(self.settings.context)
-        return [ConfigurableFieldSpec(id=name, annotation=f.annotation, name=name,
-                                      description=f.description, default=None)
+        return [ConfigurableFieldSpec(id=name, annotation=schema_without_null(f.annotation),
+                                      name=name, description=f.description, default=None)
                 for name, f in model.model_fields.items()]
 
     def _prepare(self, config: RunnableConfig | None) -> tuple[RunnableConfig, Context, str]:
@@ -109,13 +117,15 @@ class ServedGraph(Runnable[dict[str, Any], dict[str, Any]]):
                       **kwargs: Any) -> dict[str, Any]:
         """Run (or resume, or replay) the thread and return the graph's output."""
         passed, ctx, thread_id = self._prepare(config)
-        return await run_to_end(self._graph(), ctx, input, thread_id, passed)
+        return await run_to_end(self._graph(), ctx, input, thread_id, passed,
+                                leases=self._leases())
 
     async def astream(self, input: dict[str, Any], config: RunnableConfig | None = None,
                       **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
         """Progress events, then the result event."""
         passed, ctx, thread_id = self._prepare(config)
-        async for event in stream_run(self._graph(), ctx, input, thread_id, passed):
+        async for event in stream_run(self._graph(), ctx, input, thread_id, passed,
+                                      leases=self._leases()):
             yield event
 
     async def abatch(self, inputs: list[dict[str, Any]],
@@ -157,6 +167,26 @@ class ServedGraph(Runnable[dict[str, Any], dict[str, Any]]):
         yield from asyncio.run(collect())
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def schema_without_null(annotation: Any) -> Any:
+    """`X | None` that still accepts None but whose JSON schema is plain `X`, with no default.
+
+    The playground's form renderer throws on `anyOf: [X, {"type": "null"}]` and the page stays
+    blank; every setting here is optional (None: the server default), so each had that branch.
+    A `default: null` would then be flagged by its validator, so an empty field is left out.
+    """
+    kept = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    if not kept or len(kept) == len(typing.get_args(annotation)):
+        return annotation
+    skip: Any = SkipJsonSchema  # a typing form at run time; mypy sees a class
+    annotated: Any = typing.Annotated
+    optional = functools.reduce(operator.or_, [*kept, skip[None]])
+    return annotated[optional, Field(json_schema_extra=_no_default)]
+
+
 def thread_from_header(config: dict[str, Any], request: Request) -> dict[str, Any]:
     """`per_req_config_modifier`: a thread id from `X-Thread-Id` unless the config has one."""
     configurable = {k: v for k, v in (config.get("configurable") or {}).items() if v is not None}
@@ -167,9 +197,10 @@ def thread_from_header(config: dict[str, Any], request: Request) -> dict[str, An
 
 
 def mount(app: FastAPI, settings: ServerSettings, graph: GraphSource,
-          schema_graph: CompiledStateGraph[Any, Any, Any, Any]) -> None:
+          schema_graph: CompiledStateGraph[Any, Any, Any, Any],
+          leases: LeaseSource = lambda: None) -> None:
     """Add the LangServe routes for the graph at `/longcepo`."""
-    add_routes(app, ServedGraph(settings, graph, schema_graph), path=PATH,
+    add_routes(app, ServedGraph(settings, graph, schema_graph, leases), path=PATH,
                per_req_config_modifier=thread_from_header, serializer=GraphSerializer(),
                enable_feedback_endpoint=False, enable_public_trace_link_endpoint=False)
 
@@ -198,6 +229,22 @@ def _check_one(settings: ServerSettings, item: Any, config: Any) -> None:
         raise RequestRejected(400, str(exc)) from None
 
 
+def _check_resumable(scope: Scope, body: Mapping[str, Any]) -> None:
+    """An empty input resumes a thread; without a thread id there is nothing to resume.
+
+    The playground's Start on an empty form sends just that; answer 400 before a stream opens.
+    """
+    item, config = body.get("input"), body.get("config")
+    if not isinstance(item, Mapping | None) or not is_resume_request(item):
+        return
+    configurable = (config or {}).get("configurable") if isinstance(config, Mapping) else None
+    named = isinstance(configurable, Mapping) and configurable.get("thread_id")
+    headers = {bytes(k).lower() for k, _ in scope.get("headers", [])}
+    if not named and THREAD_HEADER.encode() not in headers:
+        raise RequestRejected(400, "the input is empty: send 'context' and 'query' (or "
+                                   "'message'), or a thread id to resume")
+
+
 def request_check(settings: ServerSettings) -> Callable[[Scope, bytes], Any]:
     """The run gate's check for LangServe routes: JSON, settings and input, before any run."""
 
@@ -205,6 +252,8 @@ def request_check(settings: ServerSettings) -> Callable[[Scope, bytes], Any]:
         body = _body(raw)
         if not isinstance(body, Mapping):
             raise RequestRejected(400, "the request body must be a JSON object")
+        if not scope["path"].endswith("/batch"):
+            _check_resumable(scope, body)
         if scope["path"].endswith("/batch"):
             inputs = body.get("inputs")
             if not isinstance(inputs, list):

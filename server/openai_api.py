@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+import psycopg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from langgraph.graph.state import CompiledStateGraph
 from longcepo.nodes.errors import InputError, LongcepoError
+from longcepo.runtime.leases import Lease, Leases
 from longcepo.runtime.runs import check_request, stream_run
-from longcepo.server.guards import RequestRejected, Scope, error_payload
+from longcepo.server.guards import RequestRejected, Scope, error_payload, retry_headers
 from longcepo.server.openai_wire import (
     APPROACH,
     MODEL_PREFIX,
@@ -37,6 +40,7 @@ from longcepo.server.openai_wire import (
 from longcepo.server.settings import THREAD_HEADER, ServerSettings, context_for
 from longcepo.state import Context, ProgressEvent
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 
 log = logging.getLogger(__name__)
 CHAT_PATH = "/v1/chat/completions"
@@ -115,10 +119,29 @@ async def _stream(events: AsyncIterator[dict[str, Any]], run_id: str, model: str
     except LongcepoError as exc:
         status, kind = exc.http_status, exc.kind
         yield _sse({"error": {"message": str(exc), "type": kind, "code": status}})
+    except (sqlite3.Error, psycopg.Error) as exc:
+        # the status line is long gone: the stream ends with an error event, not a traceback
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        log.error("run state failed mid-stream: %s", reason)
+        yield _sse({"error": {"message": f"saving the run's state failed ({reason}); send the "
+                              "same request with the same X-Thread-Id to resume",
+                              "type": "server_error", "code": 503}})
     yield b"data: [DONE]\n\n"
 
 
-def router(settings: ServerSettings, graph: GraphSource) -> APIRouter:
+async def _released(events: AsyncIterator[dict[str, Any]],
+                    lease: Lease | None) -> AsyncIterator[dict[str, Any]]:
+    """The run's events; the thread's lease is given back when they end or are dropped."""
+    try:
+        async for event in events:
+            yield event
+    finally:
+        if lease is not None:
+            await lease.release()
+
+
+def router(settings: ServerSettings, graph: GraphSource,
+           leases: Callable[[], Leases | None] = lambda: None) -> APIRouter:
     """The `/v1` routes."""
     api = APIRouter(prefix="/v1")
     listing: dict[str, Any] = {"at": 0.0, "models": []}
@@ -162,11 +185,20 @@ def router(settings: ServerSettings, graph: GraphSource) -> APIRouter:
         thread_id = request.headers.get(THREAD_HEADER) or uuid.uuid4().hex
         run_id = f"chatcmpl-{uuid.uuid4().hex}"
         headers = {"X-Thread-Id": thread_id}
-        events = stream_run(graph(), ctx, graph_input, thread_id)
+        held = leases()
+        try:
+            # taken before any byte is sent, so a busy thread is a real 409, streamed or not
+            lease = await held.acquire(thread_id) if held is not None else None
+        except LongcepoError as exc:
+            return _error(exc.http_status, str(exc), exc.kind,
+                          headers={**headers, **retry_headers(exc)})
+        events = _released(stream_run(graph(), ctx, graph_input, thread_id), lease)
         if chat.stream:
             include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
+            # the background release covers a client gone before the stream started
             return StreamingResponse(_stream(events, run_id, chat.model, include_usage),
-                                     media_type="text/event-stream", headers=headers)
+                                     media_type="text/event-stream", headers=headers,
+                                     background=BackgroundTask(lease.release) if lease else None)
         try:
             output: dict[str, Any] = {}
             async for event in events:

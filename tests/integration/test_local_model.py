@@ -134,9 +134,13 @@ def test_ctrl_c_stops_the_server_and_prints_the_resume_command(tmp_path):
     proc, pid = _start_cli(tmp_path)
     assert psutil.pid_exists(pid)
     assert proc.stderr is not None
+    before = []
     for line in proc.stderr:  # interrupt once the graph is at work
+        before.append(line)
         if "read 1 document(s)" in line:
             break
+    assert any("cannot answer a question like this one" in line and "--base-url URL" in line
+               for line in before), "the demo says up front that the tiny model cannot answer"
     time.sleep(2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

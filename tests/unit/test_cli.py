@@ -47,7 +47,7 @@ def test_json_output_and_directory_of_documents(doc, tmp_path, capsys):
     (lambda p: (p / "b.txt").write_bytes(b"ab\x00cd") and p / "b.txt", "looks binary"),
     (lambda p: (p / "l.txt").write_bytes("caf\xe9".encode("latin-1")) and p / "l.txt", "not UTF-8"),
     (lambda p: (p / "e.md").write_text("  \n") and p / "e.md", "is empty"),
-    (lambda p: (p / "x.pdf").write_text("x") and p / "x.pdf", "only .txt and .md"),
+    (lambda p: (p / "x.pdf").write_bytes(b"%PDF-1.4 cut") and p / "x.pdf", "truncated PDF"),
 ])
 def test_bad_files_exit_2_with_one_line(tmp_path, capsys, setup, message):
     path = setup(tmp_path)

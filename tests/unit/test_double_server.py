@@ -124,6 +124,11 @@ def test_keep_alive_reuses_one_connection(llm_double: LLMDouble) -> None:
             r = http.post("/chat/completions", json={"model": "m", "messages": plan_messages()})
             assert r.status_code == 200
         assert r.headers["connection"] == "keep-alive"
+    with httpx.Client(base_url=llm_double.base_url) as http:
+        http.post("/chat/completions", json={"model": "m", "messages": plan_messages()})
+    assert llm_double.stats()["connections_opened"] == 2  # one per client
+    llm_double.reset()
+    assert llm_double.stats()["connections_opened"] == 0
 
 
 def test_chat_openai_end_to_end(llm_double: LLMDouble) -> None:
@@ -322,6 +327,7 @@ def test_prefix_cache_counts_a_shared_prefix(llm_double: LLMDouble) -> None:
     stats = llm_double.stats()
     assert stats["cached_prefix_tokens"] == second
     assert stats["cacheable_fraction"] == pytest.approx(second / stats["prompt_tokens"])
+    assert stats["uncached_prompt_tokens"] == stats["prompt_tokens"] - second
 
 
 def test_request_log_jsonl(llm_double: LLMDouble, tmp_path: Path) -> None:

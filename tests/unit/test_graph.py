@@ -147,13 +147,44 @@ async def test_no_neighbor_summaries_skips_the_summary_stage(ctx):
 async def test_map_prompt_shows_neighbours_before_and_after(ctx):
     _, model = await run(ctx, {"context": DOC, "query": "What is the code of Alpha?"})
     prompts = [str(c["messages"][-1].content) for c in model.calls if c["stage"] == "map"]
-    middle = [p for p in prompts if "[chunk 4]" in p.split("<passage>")[0] and "[chunk 5]" in p.split("<passage>")[0]]
+    def section(p, tag):
+        return p.split(f"<{tag}>")[1].split(f"</{tag}>")[0]
+
+    middle = [p for p in prompts if "[chunk 4]" in section(p, "summaries_before") and "[chunk 5]" in section(p, "summaries_before")]
     assert middle, "a middle chunk sees two summaries before"
     p = middle[0]
-    before, after = p.split("<summaries_before>")[1].split("</summaries_before>")[0], p.split("<summaries_after>")[1].split("</summaries_after>")[0]
+    before, after = section(p, "summaries_before"), section(p, "summaries_after")
     nums_before = [int(x) for x in re.findall(r"\[chunk (\d+)\]", before)]
     nums_after = [int(x) for x in re.findall(r"\[chunk (\d+)\]", after)]
     assert nums_before == [4, 5] and nums_after == [7, 8]  # chunk 6 itself is never shown
+
+
+async def test_a_chunk_prefix_is_shared_by_its_summary_and_map_calls(ctx):
+    """Prefix caching: system prompt then chunk first; later passes also share the summaries."""
+    numbered = "".join(f"Line {i} is filler about gardens and rivers.\n" for i in range(1200))
+    doc = numbered.replace("Line 300 is", "The code of Alpha is 1111. Line 300 is")
+    doc = doc.replace("Line 900 is", "The code of Beta is 2222. Line 900 is")
+    out, model = await run(ctx, {"context": doc, "query": "What are the code of Alpha and Beta?"})
+    assert out["answer"].count("1111") and out["answer"].count("2222")
+
+    def rendered(call):
+        return "\x00".join(str(m.content) for m in call["messages"])
+
+    def chunk_of(call):
+        return rendered(call).split("<passage>")[1].split("</passage>")[0]
+
+    by_chunk = collections.defaultdict(list)
+    for call in model.calls:
+        if call["stage"] in ("summary", "map"):
+            by_chunk[chunk_of(call)].append(call)
+    assert len(by_chunk) > 5
+    for calls in by_chunk.values():
+        summary, *maps = calls
+        assert summary["stage"] == "summary" and len(maps) == 3  # two sub-questions and the query
+        head = rendered(summary).split("</passage>")[0] + "</passage>"
+        assert all(rendered(m).startswith(head) for m in maps)
+        upto_history = [rendered(m).split("<answered_questions>")[0] for m in maps]
+        assert len(set(upto_history)) == 1  # later passes differ only from the QA history on
 
 
 async def test_collapse_round_count_is_logarithmic(ctx):

