@@ -73,7 +73,8 @@ def test_option_values_reach_the_context_for_every_option_field():
               "chunk_size": "300", "max_context_window": "2000", "max_output_tokens": "100",
               "max_output_tokens_summary": "50", "num_neighbor_summaries": "0",
               "max_concurrency": "2", "max_format_retries": "0", "max_retries": "0",
-              "request_timeout": "5.5", "max_document_tokens": "9000"}
+              "request_timeout": "5.5", "max_document_tokens": "9000",
+              "structured_output": "off"}
     assert set(values) == {f.name for f in cli_fields()}
     by_name = {f.name: f.metadata["cli"] for f in cli_fields()}
     argv = ["ask"] + [x for name, v in values.items() for x in (by_name[name], v)]
