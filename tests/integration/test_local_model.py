@@ -113,8 +113,12 @@ def test_same_request_repeats_exactly(tmp_path, capsys):
     assert not llama_servers()
 
 
-def _start_cli(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
-    """Start the CLI with the local model; return it once its server is up, with the pid."""
+def _start_cli(tmp_path: Path, *extra: str,
+               seen: list[str] | None = None) -> tuple[subprocess.Popen[str], int]:
+    """Start the CLI with the local model; return it once its server is up, with the pid.
+
+    `seen` collects the stderr lines read until then.
+    """
     env = {**os.environ, "PYTHONPATH": str(REPO), "LANGSMITH_TRACING": "false"}
     command = [sys.executable, "-m", "longcepo", "ask", "--model", "local",
                "--context-file", str(EXAMPLE), "--query", QUESTION, *DEMO_ARGS,
@@ -123,6 +127,8 @@ def _start_cli(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], int]
                             stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     for line in proc.stderr:
+        if seen is not None:
+            seen.append(line)
         found = re.search(r"llama\.cpp server ready .*\(pid (\d+),", line)
         if found:
             return proc, int(found.group(1))
@@ -131,10 +137,10 @@ def _start_cli(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], int]
 
 
 def test_ctrl_c_stops_the_server_and_prints_the_resume_command(tmp_path):
-    proc, pid = _start_cli(tmp_path)
+    before: list[str] = []
+    proc, pid = _start_cli(tmp_path, seen=before)
     assert psutil.pid_exists(pid)
     assert proc.stderr is not None
-    before = []
     for line in proc.stderr:  # interrupt once the graph is at work
         before.append(line)
         if "read 1 document(s)" in line:
