@@ -59,6 +59,16 @@ def _option_type(f: Field[Any]) -> Any:
     return positive(kind) if minimum == 1 else kind
 
 
+def _metavar(f: Field[Any]) -> str | None:
+    """N for counts, SEC for seconds, else the option's last word (URL, KEY, MODEL)."""
+    if f.metadata.get("choices"):
+        return None
+    kind = str(f.type).split(" |")[0]
+    if kind in ("int", "float"):
+        return "SEC" if f.name.endswith("timeout") else "N"
+    return str(f.metadata["cli"]).rsplit("-", 1)[-1].upper()
+
+
 def _option_help(f: Field[Any]) -> str:
     """The field's description, its default (from the `Context`) and its variable."""
     text = f.metadata["description"].rstrip(".")
@@ -77,11 +87,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options that build the run's `Context`, derived from its fields, plus the shortcuts."""
     for f in cli_fields():
         parser.add_argument(f.metadata["cli"], dest=f.name, type=_option_type(f),
-                            choices=f.metadata.get("choices"),
+                            choices=f.metadata.get("choices"), metavar=_metavar(f),
                             help=_option_help(f) + EXTRA_HELP.get(f.name, ""))
     parser.add_argument("--model-path", metavar="GGUF",
                         help="run this GGUF file locally with llama.cpp (implies --model local)")
-    parser.add_argument("--temperature", type=float,
+    parser.add_argument("--temperature", type=float, metavar="T",
                         help=f"temperature of every stage ({Context.temperature_map:g})")
     parser.add_argument("--no-plan", action="store_true",
                         help="answer in one pass, without a plan")
