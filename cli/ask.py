@@ -209,8 +209,7 @@ def read_inputs(args: argparse.Namespace, progress: Progress) -> list[Document]:
                        "e.g. cat report.pdf | longcepo ask --context-file - --query ...")
     try:
         documents = read_documents(args.context_file, password=args.pdf_password,
-                                   cache_dir=Path(args.state_dir or default_state_dir())
-                                   / "documents")
+                                   cache_dir=_state_folder(args) / "documents")
     except KeyboardInterrupt:
         raise ReadingInterrupted("interrupted while reading the documents; nothing was run "
                                  "yet") from None
@@ -232,7 +231,7 @@ def _state_failure(exc: BaseException, args: argparse.Namespace) -> int:
     problem = exc if isinstance(exc, StateError | ThreadBusy) else state_error(exc, folder)
     message = str(problem or f"cannot use the run's state in {folder}: {exc}")
     if isinstance(problem, ThreadBusy):
-        pass
+        pass  # the run belongs to another process: it is neither ours to resume nor to restart
     elif has_checkpoint(folder, args.thread_id):
         message += f"\nnothing saved is lost; continue with: {resume_command(args)}"
     elif not args.resume:
