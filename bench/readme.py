@@ -172,6 +172,9 @@ def measure_fresh_clone(data: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory(prefix="longcepo-clone-") as tmp:
         clone = Path(tmp) / "longcepo"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        shared = ROOT.parent / "shared"
+        if shared.is_dir():  # the evaluation data sits beside the checkout, as in CI
+            (Path(tmp) / "shared").symlink_to(shared)
         env = {**os.environ, "PIP_CACHE_DIR": str(Path(tmp) / "pip-cache")}
         demo_seconds, _ = _timed(["make", "demo"], clone, env)
         test_seconds, _ = _timed(["make", "test"], clone, env)
