@@ -1,4 +1,4 @@
-"""Fixtures for the integration tests: `longcepo serve` processes and a fresh PostgreSQL DB."""
+"""Fixtures for the integration tests: an LLM double, `longcepo serve` processes, a fresh PostgreSQL DB."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from llm_double import LLMDouble
 from tests.integration.servers import Served, start_serve
 
 
@@ -50,3 +51,10 @@ def postgres_uri() -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[LLMDouble]:
+    """One LLM double per test module (files that need an upstream key define their own)."""
+    with LLMDouble() as running:
+        yield running

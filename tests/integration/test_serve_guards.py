@@ -9,17 +9,11 @@ import httpx
 import openai
 import pytest
 
-from llm_double import LLMDouble, corpus
+from llm_double import corpus
 from tests.integration.servers import SMALL, child_env, start_serve
 
 KEY = "server-key-5150"
 LIMIT_MB = 0.05  # 52 428 bytes
-
-
-@pytest.fixture(scope="module")
-def double():
-    with LLMDouble() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

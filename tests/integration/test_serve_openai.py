@@ -6,16 +6,10 @@ import httpx
 import openai
 import pytest
 
-from llm_double import LLMDouble, corpus
+from llm_double import corpus
 from tests.integration.servers import SMALL, start_serve
 
 MODEL = "longcepo-llm-double"
-
-
-@pytest.fixture(scope="module")
-def double():
-    with LLMDouble() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

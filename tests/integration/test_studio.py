@@ -12,7 +12,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
-from llm_double import LLMDouble, corpus
+from llm_double import corpus
 from tests.integration.servers import REPO, child_env, free_port
 
 CLI = Path(os.environ.get("VIRTUAL_ENV") or REPO / ".venv") / "bin" / "langgraph"
@@ -47,12 +47,6 @@ def studio(tmp_path_factory):
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-@pytest.fixture(scope="module")
-def double():
-    with LLMDouble() as running:
-        yield running
 
 
 def small_context(double):

@@ -14,7 +14,7 @@ import os
 import httpx
 import pytest
 
-from llm_double import LLMDouble, corpus
+from llm_double import corpus
 from tests.integration.browser import Page, chromium_path, with_page
 from tests.integration.servers import SMALL, child_env, start_serve
 
@@ -26,12 +26,6 @@ if not chromium_path():
     if os.environ.get("LONGCEPO_REQUIRE_BROWSER") == "1":
         raise RuntimeError(reason)
     pytest.skip(reason, allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def double():
-    with LLMDouble() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
