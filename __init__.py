@@ -12,13 +12,7 @@ when one of the names below is first used.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-
-try:
-    __version__ = version("longcepo")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "0+unknown"
 
 _LAZY = {
     "ask": "longcepo.runtime.api",
@@ -32,8 +26,21 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 
+def _version() -> str:
+    # importlib.metadata costs 40 ms at import: only `--version` and servers ask for it
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("longcepo")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
     """Load a public name on first use, so `import longcepo` stays fast."""
+    if name == "__version__":
+        globals()[name] = _version()
+        return globals()[name]
     if name not in _LAZY:
         raise AttributeError(f"module 'longcepo' has no attribute {name!r}")
     value = getattr(import_module(_LAZY[name]), name)

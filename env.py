@@ -16,7 +16,13 @@ VARIABLES = {
     "LONGCEPO_POSTGRES_URI": "PostgreSQL for `serve` replicas (default: SQLite files)",
     "LONGCEPO_API_KEY": "bearer key `serve` requires of its clients",
     "LONGCEPO_TRACE_FLUSH_TIMEOUT": "seconds the exit flush of LangSmith traces may take (3)",
+    "LANGSMITH_TRACING_V2": "LangSmith's tracing switch (`true` traces every run)",
+    "LANGCHAIN_TRACING_V2": "the same switch under LangChain's older name",
+    "LANGSMITH_TRACING": "the same switch, read when neither *_TRACING_V2 is set",
+    "LANGCHAIN_TRACING": "the same switch, read last",
 }
+TRACING_SWITCHES = ("LANGSMITH_TRACING_V2", "LANGCHAIN_TRACING_V2", "LANGSMITH_TRACING",
+                    "LANGCHAIN_TRACING")
 
 
 def env(name: str) -> str | None:
@@ -24,6 +30,20 @@ def env(name: str) -> str | None:
     if name not in VARIABLES:
         raise KeyError(f"{name} is not one of longcepo's environment variables")
     return os.environ.get(name) or None
+
+
+def tracing_requested() -> bool:
+    """Whether the environment turns LangSmith tracing on, decided as LangSmith decides it.
+
+    The first of `TRACING_SWITCHES` that is set (not blank) must be exactly `true`. Reading
+    it here, not through `langsmith.utils`, keeps LangSmith (0.3 s of imports) off the path
+    to the CLI's first request.
+    """
+    for name in TRACING_SWITCHES:
+        value = os.environ.get(name)
+        if value is not None and value.strip():
+            return value == "true"
+    return False
 
 
 def default_state_dir() -> Path:

@@ -339,6 +339,14 @@ class Context:
                 shown.append(f"{f.name}={getattr(self, f.name)!r}")
         return f"Context({', '.join(shown)})"
 
+    @classmethod
+    def from_settings(cls, **settings: Any) -> Context:
+        """A `Context` from keyword settings (None means the default), naming any unknown one."""
+        unknown = set(settings) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return cls(**{k: v for k, v in settings.items() if v is not None})
+
     def temperature(self, stage: str) -> float:
         """The sampling temperature configured for `stage`."""
         return float(getattr(self, f"temperature_{stage}"))

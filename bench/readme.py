@@ -29,7 +29,18 @@ README = ROOT / "README.md"
 RESULTS = ROOT / "bench" / "results" / "readme.json"
 MARK = re.compile(r"<!-- generated: ([a-z-]+) -->\n(.*?)<!-- end generated: \1 -->", re.S)
 OPEN = re.compile(r"<!-- (end )?generated: ([^ ]*) -->")
-BLOCKS = ("demo-output", "demo-figures", "timings")
+SERVING = ROOT / "bench" / "results" / "serving.json"
+BLOCKS = ("demo-output", "demo-figures", "timings", "serving")
+SERVING_ROWS = (
+    ("wall time (median of the runs)", lambda r: f"{r['wall_s']:.1f} s"),
+    ("process start to the first request", lambda r: f"{r['start_s']:.2f} s"),
+    ("last reply to exit", lambda r: f"{r['tail_s']:.2f} s"),
+    ("client CPU (median)", lambda r: f"{r['cpu_s_median']:.2f} s"),
+    ("requests / connections opened / failed calls",
+     lambda r: f"{r['requests']} / {r['connections_opened']} / {r['failed_calls']}"),
+    ("prompt tokens a prefix cache can reuse", lambda r: f"{r['cacheable_fraction']:.0%}"),
+    ("uncached prompt tokens / document tokens", lambda r: f"{r['uncached_over_document']:.2f}x"),
+)
 GOLD = "Vellmar"
 STATUS_LINE = re.compile(r"^(pass \d+/\d+|preparing) ")
 USAGE_LINE = re.compile(r"^(\d+) LLM calls \((\d+) format re-asks\), (\d+) prompt and (\d+) "
@@ -77,7 +88,28 @@ def render(name: str, data: dict[str, Any]) -> str:
             shown = f"{duration(row['seconds'])} ({_stamp(row)})" if row else "not measured"
             lines.append(f"| {command} | {where} | {shown} |")
         return "\n".join(lines) + "\n"
+    if name == "serving":
+        return render_serving(json.loads(SERVING.read_text()) if SERVING.exists() else {})
     raise KeyError(f"no generated block named {name!r}; known: {', '.join(BLOCKS)}")
+
+
+def render_serving(data: dict[str, Any], concurrency: int = 64) -> str:
+    """`bench.serving`'s runs at `concurrency`, each document size before issue 11 and now."""
+    labels = data.get("labels", {})
+    columns = [(label, run) for label in ("before", "now") if label in labels
+               for run in labels[label]["runs"] if run["concurrency"] == concurrency]
+    if not columns:
+        return "_Not measured yet: run `python -m bench.run --only serving`._\n"
+    columns.sort(key=lambda c: (-c[1]["tokens"], c[0]))
+    names = {"before": "before issue 11", "now": "now"}
+    head = ["", *(f"{run['tokens'] // 1000}K, {names[label]}" for label, run in columns)]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    lines += ["| " + " | ".join([title, *(cell(run) for _, run in columns)]) + " |"
+              for title, cell in SERVING_ROWS]
+    when = "; ".join(f"{names[label]}: {labels[label]['when']}, 1-minute load "
+                     f"{labels[label]['load_average_1m']}" for label in ("before", "now")
+                     if label in labels)
+    return "\n".join(lines) + f"\n\nMeasured at concurrency {concurrency} ({when}).\n"
 
 
 def problems(text: str) -> list[str]:

@@ -272,6 +272,7 @@ def serving_section(data: dict[str, Any]) -> str:
                          f"{r['uncached_over_document']:.2f}x", "yes" if r["correct"] else "NO"])
     loads = ", ".join(f"{k} {v['load_average_1m']} at {v['when']}"
                       for k, v in data["labels"].items())
+    trees = "; ".join(f"`{k}` {v.get('tree', 'not recorded')}" for k, v in data["labels"].items())
     out = ["## 8. One question through the CLI at 0.5 s per request",
            f"`longcepo ask` in its own process (question: {data['kind']}, one planned "
            f"sub-question; {data['context']}) against the double at {data['latency_s']} s per "
@@ -280,8 +281,7 @@ def serving_section(data: dict[str, Any]) -> str:
            "waves of requests cut from the double's log; client CPU is the CLI process's user "
            f"+ system time (median). The median-wall run of {data['repeats']} is shown; in the "
            "picture, white gaps between rounds are the client's own work (replies, checkpoints). "
-           "`before` is the same bench over the tree before issue 11 (commit 0bcab82), `now` "
-           f"this tree. 1-minute load average (2 cores shared by five engineers): {loads}.", "",
+           f"Trees: {trees}. 1-minute load average (2 cores, shared): {loads}.", "",
            _table(head, rows), ""]
     fig, ax = plt.subplots(figsize=(9, 0.9 + 0.7 * len(data["labels"])))
     labels = []

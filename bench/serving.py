@@ -102,8 +102,19 @@ def _median(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return ordered[len(ordered) // 2]
 
 
+def _tree() -> str:
+    """Which longcepo the CLI runs: its commit, if it is a git checkout, else its folder."""
+    done = subprocess.run([*_cli()[:1], "-c", "import longcepo, os; "
+                           "print(os.path.dirname(longcepo.__file__))"],
+                          capture_output=True, text=True, check=True)
+    folder = done.stdout.strip()
+    git = subprocess.run(["git", "-C", folder, "describe", "--always", "--dirty"],
+                         capture_output=True, text=True, check=False)
+    return f"commit {git.stdout.strip()}" if git.returncode == 0 else folder
+
+
 def run(sizes: tuple[int, ...] = SIZES, concurrency: tuple[int, ...] = CONCURRENCY,
-        repeats: int = REPEATS, label: str = "now") -> dict[str, Any]:
+        repeats: int = REPEATS, label: str = "now", tree: str | None = None) -> dict[str, Any]:
     """Every (size, concurrency), `repeats` times; write serving.json with each median run.
 
     Results are kept under `label`; other labels already in serving.json stay (`before`: the
@@ -132,7 +143,7 @@ def run(sizes: tuple[int, ...] = SIZES, concurrency: tuple[int, ...] = CONCURREN
     path = RESULTS / "serving.json"
     kept = json.loads(path.read_text()).get("labels", {}) if path.exists() else {}
     kept[label] = {"runs": out, "load_average_1m": round(os.getloadavg()[0], 2),
-                   "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+                   "when": time.strftime("%Y-%m-%d %H:%M:%S"), "tree": tree or _tree()}
     payload = {"kind": KIND, "latency_s": LATENCY, "repeats": repeats,
                "context": "defaults (chunk 4096, window 8192), CLI with SQLite checkpoints",
                "labels": kept}
@@ -152,10 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
     parser.add_argument("--repeats", type=int, default=REPEATS)
     parser.add_argument("--label", default="now")
+    parser.add_argument("--tree", help="what the label measures (default: the commit run)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     run(tuple(int(x) for x in args.sizes.split(",")),
-        tuple(int(x) for x in args.concurrency.split(",")), args.repeats, args.label)
+        tuple(int(x) for x in args.concurrency.split(",")), args.repeats, args.label, args.tree)
     return 0
 
 

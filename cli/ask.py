@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import logging
 import sqlite3
@@ -89,13 +90,20 @@ def add_arguments(ask: argparse.ArgumentParser) -> None:
 
 async def run(args: argparse.Namespace, ctx: Context, documents: list[Document] | None,
               progress: Progress) -> dict[str, Any]:
-    """Stream the run, feeding progress, and return the final output."""
-    from longcepo.nodes.llm import close_clients
+    """Stream the run, feeding progress, and return the final output.
+
+    A new run's normalize call goes out first; LangGraph then loads on a worker thread while
+    the model answers it (`runtime/head_start.py`).
+    """
+    from longcepo.nodes.endpoint import close_endpoints
+    from longcepo.runtime.head_start import send_normalize
 
     try:
+        if documents is not None and send_normalize(ctx, args.query, documents):
+            await asyncio.to_thread(importlib.import_module, "longcepo.runtime.api")
         return await _stream(args, ctx, documents, progress)
     finally:
-        await close_clients()
+        await close_endpoints()
 
 
 async def _stream(args: argparse.Namespace, ctx: Context, documents: list[Document] | None,

@@ -131,7 +131,6 @@ def context_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None 
                       **forced: Any) -> Context:
     """The run's `Context`: `forced` settings, then the options given, then `defaults`."""
     from longcepo.nodes.budget import validate_context
-    from longcepo.runtime.api import make_context
     from longcepo.runtime.prompt_file import load_prompt_file
 
     settings: dict[str, Any] = {f.name: getattr(args, f.name, None) for f in cli_fields()}
@@ -143,7 +142,7 @@ def context_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None 
     given = {k: v for k, v in settings.items() if v is not None}
     if getattr(args, "prompts", None):
         given.update(load_prompt_file(args.prompts))
-    ctx = make_context(**{**(defaults or {}), **given, **forced})
+    ctx = Context.from_settings(**{**(defaults or {}), **given, **forced})
     validate_context(ctx)
     return ctx
 

@@ -8,6 +8,11 @@ LangChain's wrapper cost about 4.8 ms of CPU per call on top of the openai clien
 the first request. Errors still surface as the openai package's exceptions (imported then),
 so retries and messages treat both paths alike. `override_chat_model` in `nodes/llm.py`
 replaces both.
+
+`send_early` sends a call before the code that wants its reply has loaded (the CLI's
+normalize call, while LangGraph imports); `complete` then takes that reply instead of asking
+again. Nothing here imports LangChain at module level, so the CLI can send that call after
+0.3 s instead of 1.5 s.
 """
 
 from __future__ import annotations
@@ -22,40 +27,60 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from langchain_core.messages import BaseMessage
-from langchain_core.runnables.config import var_child_runnable_config
-from langchain_core.tracers.context import tracing_v2_callback_var
-from langsmith import utils as langsmith_utils
 from longcepo.state import Context
 
 if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
     from langchain_openai.chat_models.base import BaseChatOpenAI
 
 OPENAI_URL = "https://api.openai.com/v1"
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
-SHARD_CONNECTIONS = 16
+
+
+@dataclass
+class Early:
+    """A request already sent; the first `complete` with this URL, body and headers takes it."""
+
+    url: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    reply: asyncio.Task[httpx.Response]
 
 
 @dataclass
 class Endpoint:
-    """One run's connection pools and the clients over them.
+    """One run's connections and the clients over them.
 
-    The direct path spreads calls over shards of at most SHARD_CONNECTIONS connections:
-    httpcore scans every pooled connection, and with a quadratic term when they are idle, each
-    time a request starts or ends, which at 64 connections in one pool cost about 1.5 s of CPU
-    per 256K-token question. The LangChain model gets a pool of its own, made only when used.
+    The direct path gives each connection a client of its own, made when a call finds none
+    idle: at most as many as calls in flight, so never more than `max_concurrency`, and each
+    kept alive for the run's later waves. httpcore scans every connection of a pool, with a
+    quadratic term, whenever a request starts or ends: 64 connections in one pool cost about
+    1.5 s of CPU per 256K-token question, 4 pools of 16 still 0.5 s. The LangChain model gets
+    a pool of its own, made only when used.
     """
 
     ctx: Context
-    pools: list[httpx.AsyncClient]
-    busy: list[int] = field(default_factory=list)
+    idle: list[httpx.AsyncClient] = field(default_factory=list)
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
     chat_pool: httpx.AsyncClient | None = None
+    early: list[Early] = field(default_factory=list)
     _chat: BaseChatOpenAI | None = field(default=None, repr=False)
 
-    def shard(self) -> int:
-        """The shard with the most free connections; the caller counts itself in `busy`."""
-        free = [pool_size(self.ctx, i) - n for i, n in enumerate(self.busy)]
-        return free.index(max(free))
+    def acquire(self) -> httpx.AsyncClient:
+        """A client whose connection is free: the most recently used one, else a new one."""
+        if self.idle:
+            return self.idle.pop()
+        client = http_pool(self.ctx, 1)
+        self.clients.append(client)
+        return client
+
+    def take_early(self, url: str, body: dict[str, Any], headers: dict[str, str]
+                   ) -> asyncio.Task[httpx.Response] | None:
+        """The reply of an early request identical to this one, at most once."""
+        for i, e in enumerate(self.early):
+            if e.url == url and e.body == body and e.headers == headers:
+                return self.early.pop(i).reply
+        return None
 
     def chat(self) -> BaseChatOpenAI:
         """The LangChain chat model over a pool of its own.
@@ -84,17 +109,6 @@ class Endpoint:
 _endpoints: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
                                       dict[tuple[Any, ...], Endpoint]]
 _endpoints = weakref.WeakKeyDictionary()
-
-
-def shards(ctx: Context) -> int:
-    """How many pools the direct path spreads `max_concurrency` connections over."""
-    return -(-ctx.max_concurrency // SHARD_CONNECTIONS)
-
-
-def pool_size(ctx: Context, index: int) -> int:
-    """Connections of shard `index`: the shards split `max_concurrency` exactly."""
-    base, extra = divmod(ctx.max_concurrency, shards(ctx))
-    return base + (index < extra)
 
 
 def http_pool(ctx: Context, size: int) -> httpx.AsyncClient:
@@ -132,20 +146,29 @@ def endpoint(ctx: Context) -> Endpoint:
     per_loop = _endpoints.setdefault(asyncio.get_running_loop(), {})
     key = (ctx.model, ctx.base_url, ctx.api_key, ctx.request_timeout, ctx.max_concurrency)
     if key not in per_loop:
-        pools = [http_pool(ctx, pool_size(ctx, i)) for i in range(shards(ctx))]
-        per_loop[key] = Endpoint(ctx, pools, [0] * len(pools))
+        per_loop[key] = Endpoint(ctx)
     return per_loop[key]
 
 
 async def close_endpoints() -> None:
-    """Close this event loop's pools at the end of a run, so its sockets go at once."""
+    """Close this event loop's pools at the end of a run, so its sockets go at once.
+
+    An early reply nobody took (the run stopped before its first call) is dropped.
+    """
     for ep in _endpoints.pop(asyncio.get_running_loop(), {}).values():
-        for pool in [*ep.pools, *([ep.chat_pool] if ep.chat_pool else [])]:
+        for e in ep.early:
+            e.reply.cancel()
+        await asyncio.gather(*(e.reply for e in ep.early), return_exceptions=True)
+        for pool in [*ep.clients, *([ep.chat_pool] if ep.chat_pool else [])]:
             await pool.aclose()
 
 
 def callbacks_listen() -> bool:
     """Whether a chat model's callbacks would reach anyone: tracing or a handler in the run."""
+    from langchain_core.runnables.config import var_child_runnable_config
+    from langchain_core.tracers.context import tracing_v2_callback_var
+    from langsmith import utils as langsmith_utils
+
     if tracing_v2_callback_var.get() is not None or langsmith_utils.tracing_is_enabled():
         return True
     callbacks = (var_child_runnable_config.get() or {}).get("callbacks")
@@ -184,14 +207,48 @@ def status_error(response: httpx.Response) -> Exception:
     return error
 
 
-def _payload(ctx: Context, messages: Sequence[BaseMessage], params: dict[str, Any]
+def stage_headers(stage: str) -> dict[str, str]:
+    """Headers naming the pipeline stage, so servers and logs can tell the calls apart."""
+    return {"X-Longcepo-Stage": stage}
+
+
+def _payload(ctx: Context, messages: Sequence[tuple[str, Any]], params: dict[str, Any]
              ) -> dict[str, Any]:
+    """The request body from (message type, content) pairs and the sampling parameters."""
     # `extra_body` (a `response_format`) joins the body itself, as the openai client does
     extra = params.get("extra_body") or {}
     return {"model": ctx.model,
-            "messages": [{"role": _ROLES.get(m.type, m.type), "content": m.content}
-                         for m in messages],
+            "messages": [{"role": _ROLES.get(kind, kind), "content": content}
+                         for kind, content in messages],
             **{k: v for k, v in params.items() if k != "extra_body"}, **extra}
+
+
+def _request(ctx: Context, messages: Sequence[tuple[str, Any]], params: dict[str, Any],
+             extra_headers: dict[str, str]) -> tuple[str, dict[str, Any], dict[str, str]]:
+    url = (ctx.base_url or OPENAI_URL).rstrip("/") + "/chat/completions"
+    headers = {"Authorization": f"Bearer {ctx.api_key or 'not-needed'}", **extra_headers}
+    return url, _payload(ctx, messages, params), headers
+
+
+async def _post(ep: Endpoint, url: str, body: dict[str, Any], headers: dict[str, str]
+                ) -> httpx.Response:
+    client = ep.acquire()
+    try:
+        return await client.post(url, json=body, headers=headers)
+    finally:
+        ep.idle.append(client)
+
+
+def send_early(ctx: Context, messages: Sequence[tuple[str, Any]], params: dict[str, Any],
+               extra_headers: dict[str, str]) -> None:
+    """Send a call now, on this loop's endpoint; the first identical `complete` takes the reply.
+
+    Identical means the same URL, body and headers, so a call that differs in any way is sent
+    on its own and the early reply is dropped unused at `close_endpoints`.
+    """
+    ep = endpoint(ctx)
+    url, body, headers = _request(ctx, messages, params, extra_headers)
+    ep.early.append(Early(url, body, headers, asyncio.create_task(_post(ep, url, body, headers))))
 
 
 async def complete(
@@ -200,19 +257,15 @@ async def complete(
 ) -> tuple[str, int | None, int | None]:
     """One chat completion as a plain HTTP request: (text, prompt tokens, completion tokens)."""
     ep = endpoint(ctx)
-    index = ep.shard()
-    url = (ctx.base_url or OPENAI_URL).rstrip("/") + "/chat/completions"
-    headers = {"Authorization": f"Bearer {ctx.api_key or 'not-needed'}", **extra_headers}
-    ep.busy[index] += 1
+    url, body, headers = _request(ctx, [(m.type, m.content) for m in messages], params,
+                                  extra_headers)
+    early = ep.take_early(url, body, headers) if ep.early else None
     try:
-        response = await ep.pools[index].post(url, json=_payload(ctx, messages, params),
-                                              headers=headers)
+        response = await (early if early is not None else _post(ep, url, body, headers))
     except httpx.TimeoutException as exc:
         raise _openai().APITimeoutError(request=exc.request) from exc
     except httpx.TransportError as exc:
         raise _openai().APIConnectionError(request=exc.request) from exc
-    finally:
-        ep.busy[index] -= 1
     if response.status_code >= 400:
         raise status_error(response)
     try:

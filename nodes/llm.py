@@ -22,18 +22,21 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 from longcepo.nodes import endpoint, structured
 from longcepo.nodes.errors import LLMCallError
 from longcepo.nodes.redact import redact_url, scrub
+from longcepo.nodes.request import sampling
 from longcepo.nodes.store import CallCache
 from longcepo.nodes.tokens import count_tokens
 from longcepo.prompts.reminders import JSON_AGAIN, JSON_NOTES, REMINDERS
 from longcepo.state import Context
+
+if TYPE_CHECKING:  # the chat-model classes load only when a model is used (0.1 s)
+    from langchain_core.language_models import BaseChatModel
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,7 +78,7 @@ async def _complete(
     A plain HTTP request (`endpoint.complete`) unless a model is overridden or callbacks
     listen; then the LangChain model, whose callbacks make the traced, streamed LLM run.
     """
-    headers = {"X-Longcepo-Stage": stage}
+    headers = endpoint.stage_headers(stage)
     if _override.get() is None and not endpoint.callbacks_listen():
         return await endpoint.complete(ctx, messages, params, headers)
     reply = await chat_model(ctx).ainvoke(
@@ -273,19 +276,8 @@ async def invoke(
     throws away a reply cut at `max_tokens`). When `refused(error, failures so far)` says an
     error refuses that format, `Refused` is raised instead of retrying.
     """
-    if temperature is None:
-        temperature = ctx.temperature(stage)
-    if attempt:
-        temperature = max(temperature, min(1.0, 0.3 * attempt))
-    params: dict[str, Any] = {
-        "temperature": temperature,
-        "top_p": ctx.top_p,
-        "max_tokens": max_tokens,
-    }
-    if ctx.seed is not None:
-        params["seed"] = ctx.seed + attempt
-    if response_format is not None:
-        params["extra_body"] = {"response_format": response_format}
+    params = sampling(ctx, stage, max_tokens=max_tokens, attempt=attempt,
+                      temperature=temperature, response_format=response_format)
     usage = Usage(stage)
     # the attempt is part of the key: without a seed, re-asks 1 and 2 send the same request
     # (temperature lifted to the same value), and the cache would replay the malformed reply

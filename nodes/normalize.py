@@ -8,6 +8,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 from longcepo.nodes import llm
 from longcepo.nodes.protocols import parse_question
+from longcepo.nodes.request import normalize_request
 from longcepo.state import Context, LongCePOState
 
 
@@ -16,10 +17,9 @@ async def normalize(state: LongCePOState, runtime: Runtime[Context]) -> dict[str
     ctx, query = runtime.context, state["query"]
     if not ctx.use_plan:
         return {"normalized_query": query, "summary_question": query}
-    prompt = ctx.normalize_prompt.format(query=query)
+    prompt, max_tokens = normalize_request(ctx, query)
     question, _, usage = await llm.ask(
-        ctx, "normalize", [HumanMessage(prompt)], parse_question,
-        max_tokens=min(ctx.max_output_tokens, 256),
+        ctx, "normalize", [HumanMessage(prompt)], parse_question, max_tokens=max_tokens
     )
     notes = []
     if question is None:

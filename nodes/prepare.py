@@ -13,7 +13,8 @@ from langgraph.types import Overwrite
 from longcepo.nodes import store as chunk_store
 from longcepo.nodes.budget import check_question, validate_context
 from longcepo.nodes.errors import InputError
-from longcepo.nodes.ingest import ingest, known_documents, split_request
+from longcepo.nodes.ingest import ingest, known_documents
+from longcepo.nodes.inputs import split_request
 from longcepo.nodes.progress import emit
 from longcepo.state import Context, LongCePOState, ProgressEvent
 

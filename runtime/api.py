@@ -5,11 +5,9 @@ result = await ask(document, "Who founded the company?", base_url="http://127.0.
 
 from __future__ import annotations
 
-import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from dataclasses import fields
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,34 +20,13 @@ from longcepo.nodes import store as chunk_store
 from longcepo.nodes.budget import validate_context
 from longcepo.nodes.ingest import ingest
 from longcepo.nodes.llm import close_clients
-from longcepo.runtime.call_store import sqlite_call_store
+from longcepo.runtime.call_store import numpy_unimportable, sqlite_call_store
 from longcepo.runtime.leases import FileLeases, hold
 from longcepo.state import Context, Document, OutputState
 
-
-@contextmanager
-def _numpy_unimportable() -> Iterator[None]:
-    """Hide numpy while LangGraph's SQLite store is imported, when nothing loaded it yet.
-
-    The store imports `sqlite_vec` (for vector search, which longcepo does not use), and that
-    tries `numpy.typing` only to offer a helper nobody calls: 0.15 s of CPU at every start.
-    Without numpy it defines a stub instead. numpy stays importable afterwards.
-    """
-    if "numpy" in sys.modules or "sqlite_vec" in sys.modules:
-        yield
-        return
-    sys.modules["numpy"] = None  # type: ignore[assignment]  # `import numpy` raises ImportError
-    try:
-        yield
-    finally:
-        if "numpy" in sys.modules and sys.modules["numpy"] is None:
-            del sys.modules["numpy"]
-
-
-with _numpy_unimportable():
+with numpy_unimportable():
     from langgraph.store.sqlite.aio import AsyncSqliteStore
 
-CONTEXT_FIELDS = frozenset(f.name for f in fields(Context))
 FAST_DURABLE = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 """A commit survives the process being killed (not a power cut) and costs no fsync, so a
 received reply reaches the call cache within milliseconds instead of queueing behind fsyncs."""
@@ -87,12 +64,7 @@ def _leased(state_dir: str | Path | None, thread_id: str) -> AbstractAsyncContex
     return hold(FileLeases(Path(state_dir) if state_dir else default_state_dir()), thread_id)
 
 
-def make_context(**settings: Any) -> Context:
-    """A `Context` from keyword settings, naming any unknown one."""
-    unknown = set(settings) - CONTEXT_FIELDS
-    if unknown:
-        raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
-    return Context(**{k: v for k, v in settings.items() if v is not None})
+make_context = Context.from_settings
 
 
 def run_config(thread_id: str, max_concurrency: int) -> RunnableConfig:

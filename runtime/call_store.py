@@ -12,15 +12,38 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 from langgraph.store.base import BaseStore, Op, Result
-from langgraph.store.sqlite import SqliteStore
 
 CALLS_FILE = "calls.sqlite"
+
+
+@contextmanager
+def numpy_unimportable() -> Iterator[None]:
+    """Hide numpy while LangGraph's SQLite store is imported, when nothing loaded it yet.
+
+    The store imports `sqlite_vec` (for vector search, which longcepo does not use), and that
+    tries `numpy.typing` only to offer a helper nobody calls: 0.15 s of CPU at every start.
+    Without numpy it defines a stub instead. numpy stays importable afterwards.
+    """
+    if "numpy" in sys.modules or "sqlite_vec" in sys.modules:
+        yield
+        return
+    sys.modules["numpy"] = None  # type: ignore[assignment]  # `import numpy` raises ImportError
+    try:
+        yield
+    finally:
+        if "numpy" in sys.modules and sys.modules["numpy"] is None:
+            del sys.modules["numpy"]
+
+
+with numpy_unimportable():
+    from langgraph.store.sqlite import SqliteStore
 
 
 class ThreadedSqliteStore(BaseStore):

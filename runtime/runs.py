@@ -14,7 +14,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from longcepo.nodes.budget import check_question, validate_context
 from longcepo.nodes.errors import InputError, LongcepoError
-from longcepo.nodes.ingest import as_documents, split_request
+from longcepo.nodes.inputs import as_documents, split_request
 from longcepo.runtime.api import output_of, run_config, store_input
 from longcepo.runtime.leases import Leases, hold
 from longcepo.state import Context, DocumentEntry, ProgressEvent

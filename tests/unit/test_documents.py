@@ -16,7 +16,7 @@ from longcepo.documents import read_documents
 from longcepo.documents.pdf import drop_running_lines
 from longcepo.nodes.chunking import span_pages
 from longcepo.nodes.errors import InputError
-from longcepo.nodes.ingest import as_documents
+from longcepo.nodes.inputs import as_documents
 from longcepo.nodes.store import document_key
 
 from llm_double.files import build_docx, build_html, build_pdf

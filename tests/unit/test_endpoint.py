@@ -1,6 +1,5 @@
 """The run's connection pools and the direct path's choices, without a server."""
 
-import dataclasses
 
 import httpx
 import openai
@@ -12,20 +11,14 @@ from longcepo.nodes import endpoint
 REQ = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
 
 
-@pytest.mark.parametrize("concurrency", [1, 15, 16, 17, 64, 100, 1024])
-def test_shards_split_the_concurrency_exactly(ctx, concurrency):
-    ctx = dataclasses.replace(ctx, max_concurrency=concurrency)
-    sizes = [endpoint.pool_size(ctx, i) for i in range(endpoint.shards(ctx))]
-    assert sum(sizes) == concurrency  # never more connections than the bound
-    assert max(sizes) <= endpoint.SHARD_CONNECTIONS and min(sizes) >= max(sizes) - 1
-
-
-def test_a_call_goes_to_the_shard_with_most_free_connections(ctx):
-    ctx = dataclasses.replace(ctx, max_concurrency=40)  # shards of 14, 13, 13
-    ep = endpoint.Endpoint(ctx, pools=[], busy=[14, 12, 3])
-    assert ep.shard() == 2
-    ep.busy = [10, 13, 13]
-    assert ep.shard() == 0
+def test_a_call_takes_an_idle_connection_before_opening_one(ctx):
+    ep = endpoint.Endpoint(ctx)
+    first, second = ep.acquire(), ep.acquire()  # two calls in flight: two connections
+    assert first is not second and ep.clients == [first, second]
+    ep.idle.append(first)  # one finished
+    assert ep.acquire() is first and len(ep.clients) == 2
+    limits = first._transport._pool._max_connections  # one connection per client
+    assert limits == 1
 
 
 @pytest.mark.parametrize(("status", "cls"), [
@@ -65,3 +58,25 @@ def test_the_direct_path_only_when_no_callbacks_listen(monkeypatch):
         assert not endpoint.callbacks_listen()
     finally:
         var_child_runnable_config.reset(token)
+
+
+@pytest.mark.parametrize("values", [
+    {}, {"LANGSMITH_TRACING": "true"}, {"LANGSMITH_TRACING": "false"},
+    {"LANGCHAIN_TRACING_V2": "true", "LANGSMITH_TRACING": "false"},
+    {"LANGSMITH_TRACING_V2": "false", "LANGCHAIN_TRACING_V2": "true"},
+    {"LANGSMITH_TRACING_V2": "  ", "LANGCHAIN_TRACING": "true"},
+    {"LANGSMITH_TRACING": "True"}, {"LANGCHAIN_TRACING": "true", "LANGSMITH_TRACING": "x"},
+])
+def test_tracing_switch_is_read_as_langsmith_reads_it(monkeypatch, values):
+    from langsmith import utils as ls_utils
+    from longcepo.env import TRACING_SWITCHES, tracing_requested
+
+    for name in TRACING_SWITCHES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    ls_utils.get_env_var.cache_clear()  # LangSmith memoizes what it read
+    try:
+        assert tracing_requested() is (ls_utils.tracing_is_enabled() is True)
+    finally:
+        ls_utils.get_env_var.cache_clear()

@@ -1,0 +1,42 @@
+"""What a call sends, as plain data: a stage's sampling parameters and the normalize prompt.
+
+Light on purpose (no LangChain): the CLI builds its first call from here while LangGraph is
+still loading (`runtime/head_start.py`), and the nodes build theirs from the same functions,
+so the two requests are identical and the early reply is the node's reply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from longcepo.state import Context
+
+NORMALIZE_MAX_TOKENS = 256
+"""A normalized query is one line: a longer reply would only be the model rambling."""
+
+
+def sampling(ctx: Context, stage: str, *, max_tokens: int, attempt: int = 0,
+             temperature: float | None = None,
+             response_format: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The request parameters of one attempt at a stage's call.
+
+    A format re-ask (`attempt` > 0) moves the seed and lifts a zero temperature: the same
+    request at temperature 0 would only repeat the malformed reply.
+    """
+    if temperature is None:
+        temperature = ctx.temperature(stage)
+    if attempt:
+        temperature = max(temperature, min(1.0, 0.3 * attempt))
+    params: dict[str, Any] = {"temperature": temperature, "top_p": ctx.top_p,
+                              "max_tokens": max_tokens}
+    if ctx.seed is not None:
+        params["seed"] = ctx.seed + attempt
+    if response_format is not None:
+        params["extra_body"] = {"response_format": response_format}
+    return params
+
+
+def normalize_request(ctx: Context, query: str) -> tuple[str, int]:
+    """The normalize call's prompt and output cap for a (stripped) query."""
+    return (ctx.normalize_prompt.format(query=query),
+            min(ctx.max_output_tokens, NORMALIZE_MAX_TOKENS))
