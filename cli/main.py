@@ -114,13 +114,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    """The `longcepo` script: `main`, then exit without the interpreter's teardown.
+    """The `longcepo` script: lean imports (`cli/startup.py`), `main`, then exit at once.
 
     Tearing down LangGraph's and LangChain's modules took 0.5-1 s after the answer was
     printed. Every command has closed what it opened by the time `main` returns (checkpoints,
     connections, the local server) and traces are flushed within a bound, so only the standard
     streams and logging are left to flush.
     """
+    from longcepo.cli.startup import defer_package_inits
+
+    defer_package_inits()
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:
