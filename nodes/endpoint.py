@@ -240,15 +240,37 @@ async def _post(ep: Endpoint, url: str, body: dict[str, Any], headers: dict[str,
 
 
 def send_early(ctx: Context, messages: Sequence[tuple[str, Any]], params: dict[str, Any],
-               extra_headers: dict[str, str]) -> None:
+               extra_headers: dict[str, str]) -> asyncio.Task[httpx.Response]:
     """Send a call now, on this loop's endpoint; the first identical `complete` takes the reply.
 
     Identical means the same URL, body and headers, so a call that differs in any way is sent
-    on its own and the early reply is dropped unused at `close_endpoints`.
+    on its own and the early reply is dropped unused at `close_endpoints`. The returned task
+    is the reply, for a caller that wants to read it too (`reply_text`).
     """
     ep = endpoint(ctx)
     url, body, headers = _request(ctx, messages, params, extra_headers)
-    ep.early.append(Early(url, body, headers, asyncio.create_task(_post(ep, url, body, headers))))
+    reply = asyncio.create_task(_post(ep, url, body, headers))
+    ep.early.append(Early(url, body, headers, reply))
+    return reply
+
+
+def reply_text(response: httpx.Response) -> tuple[str, int | None, int | None]:
+    """(text, prompt tokens, completion tokens) of a chat completion reply.
+
+    Raises the openai package's exception for an error status or a body that is not one.
+    """
+    if response.status_code >= 400:
+        raise status_error(response)
+    try:
+        reply = response.json()
+        choices = reply.get("choices") or [{}]
+        text = (choices[0].get("message") or {}).get("content") or ""
+        usage = reply.get("usage") or {}
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise _openai().APIResponseValidationError(
+            response=response, body=response.text, message=f"not a chat completion: {exc}"
+        ) from None
+    return str(text), usage.get("prompt_tokens"), usage.get("completion_tokens")
 
 
 async def complete(
@@ -266,15 +288,4 @@ async def complete(
         raise _openai().APITimeoutError(request=exc.request) from exc
     except httpx.TransportError as exc:
         raise _openai().APIConnectionError(request=exc.request) from exc
-    if response.status_code >= 400:
-        raise status_error(response)
-    try:
-        reply = response.json()
-        choices = reply.get("choices") or [{}]
-        text = (choices[0].get("message") or {}).get("content") or ""
-        usage = reply.get("usage") or {}
-    except (ValueError, AttributeError, TypeError) as exc:
-        raise _openai().APIResponseValidationError(
-            response=response, body=response.text, message=f"not a chat completion: {exc}"
-        ) from None
-    return str(text), usage.get("prompt_tokens"), usage.get("completion_tokens")
+    return reply_text(response)

@@ -29,10 +29,10 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from longcepo.nodes import endpoint, structured
 from longcepo.nodes.errors import LLMCallError
 from longcepo.nodes.redact import redact_url, scrub
-from longcepo.nodes.request import sampling
+from longcepo.nodes.request import json_note, reminded, sampling
 from longcepo.nodes.store import CallCache
 from longcepo.nodes.tokens import count_tokens
-from longcepo.prompts.reminders import JSON_AGAIN, JSON_NOTES, REMINDERS
+from longcepo.prompts.reminders import REMINDERS
 from longcepo.state import Context
 
 if TYPE_CHECKING:  # the chat-model classes load only when a model is used (0.1 s)
@@ -345,7 +345,7 @@ def with_reminder(
     The bad reply is not echoed back: it could push the prompt past the window.
     """
     *head, last = messages
-    return [*head, HumanMessage(f"{last.content}\n\n{reminder or REMINDERS[stage]}")]
+    return [*head, HumanMessage(reminded(str(last.content), reminder or REMINDERS[stage]))]
 
 
 async def _constrained(
@@ -361,8 +361,7 @@ async def _constrained(
     """
     point = structured.endpoint(ctx)
     total = Usage(stage)
-    note = JSON_NOTES[stage] if not kw.get("attempt") else JSON_AGAIN + JSON_NOTES[stage]
-    asked = with_reminder(request, stage, note)
+    asked = with_reminder(request, stage, json_note(stage, kw.get("attempt", 0)))
 
     def refused(exc: BaseException, failures: int) -> bool:
         return not point.known and _refusal(exc, failures)

@@ -7,9 +7,10 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
-from longcepo.nodes import llm, structured
+from longcepo.nodes import llm
 from longcepo.nodes.progress import emit
 from longcepo.nodes.protocols import own_text, parse_sub_questions
+from longcepo.nodes.request import plan_request
 from longcepo.state import Context, LongCePOState, ProgressEvent
 
 
@@ -18,12 +19,11 @@ async def plan(state: LongCePOState, runtime: Runtime[Context]) -> dict[str, Any
     ctx, question = runtime.context, state["normalized_query"]
     if not ctx.use_plan:
         return {"sub_questions": []}
-    prompt = ctx.plan_prompt.format(question=question, max_sub_questions=ctx.max_sub_questions)
+    prompt, max_tokens, schema = plan_request(ctx, question)
     parse = partial(parse_sub_questions, cap=ctx.max_sub_questions,
                     template=own_text(ctx, "plan"))
     subs, _, usage = await llm.ask(
-        ctx, "plan", [HumanMessage(prompt)], parse, max_tokens=ctx.max_output_tokens,
-        schema=structured.schema("plan", ctx.max_output_tokens, ctx.max_sub_questions),
+        ctx, "plan", [HumanMessage(prompt)], parse, max_tokens=max_tokens, schema=schema
     )
     notes = []
     if subs is None:

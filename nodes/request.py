@@ -1,14 +1,16 @@
-"""What a call sends, as plain data: a stage's sampling parameters and the normalize prompt.
+"""What a call sends, as plain data: sampling parameters, the normalize and plan prompts.
 
-Light on purpose (no LangChain): the CLI builds its first call from here while LangGraph is
-still loading (`runtime/head_start.py`), and the nodes build theirs from the same functions,
-so the two requests are identical and the early reply is the node's reply.
+Light on purpose (no LangChain): the CLI builds its first two calls from here while LangGraph
+is still loading (`runtime/head_start.py`), and the nodes build theirs from the same
+functions, so the requests are identical and an early reply is the node's reply.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from longcepo.nodes import structured
+from longcepo.prompts.reminders import JSON_AGAIN, JSON_NOTES
 from longcepo.state import Context
 
 NORMALIZE_MAX_TOKENS = 256
@@ -40,3 +42,20 @@ def normalize_request(ctx: Context, query: str) -> tuple[str, int]:
     """The normalize call's prompt and output cap for a (stripped) query."""
     return (ctx.normalize_prompt.format(query=query),
             min(ctx.max_output_tokens, NORMALIZE_MAX_TOKENS))
+
+
+def plan_request(ctx: Context, question: str) -> tuple[str, int, dict[str, Any]]:
+    """The plan call's prompt, output cap and JSON schema for a normalized question."""
+    prompt = ctx.plan_prompt.format(question=question, max_sub_questions=ctx.max_sub_questions)
+    return (prompt, ctx.max_output_tokens,
+            structured.schema("plan", ctx.max_output_tokens, ctx.max_sub_questions))
+
+
+def reminded(text: str, reminder: str) -> str:
+    """A prompt with a format reminder after it (never the bad reply: it could overflow)."""
+    return f"{text}\n\n{reminder}"
+
+
+def json_note(stage: str, attempt: int) -> str:
+    """What follows a prompt whose reply is asked as JSON; a re-ask says it again, firmer."""
+    return JSON_NOTES[stage] if not attempt else JSON_AGAIN + JSON_NOTES[stage]

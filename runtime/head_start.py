@@ -1,27 +1,33 @@
-"""Send a run's first call (normalize) before LangGraph has loaded.
+"""Send a run's first two calls (normalize, then plan) before LangGraph has loaded.
 
 `longcepo ask` spends about a second of CPU importing LangGraph, LangChain and LangSmith
 before its graph can make a call. The normalize call depends only on the query and the
-settings, so the CLI sends it first and loads the rest while the model works. The node sends
-the same request later (`nodes.request` builds both) and `nodes.endpoint` hands it the
+settings, and the plan call only on the normalize reply, so the CLI sends the first at once
+and the second the moment that reply arrives, while the rest loads. The nodes send the same
+requests later (`nodes.request` builds both sides) and `nodes.endpoint` hands each node the
 reply that is already there: one request either way, counted once, in the node.
 
-It is sent only when the node will certainly make exactly this call over the direct HTTP
-path: a new run with a plan, a query and documents the run accepts, and no LangSmith tracing
-(a traced call goes through LangChain's model). A refused request must cost no call.
+A call is sent early only when its node will certainly make exactly that call over the
+direct HTTP path: a new run with a plan, a query and documents the run accepts, no LangSmith
+tracing (a traced call goes through LangChain's model), and for the plan a normalize reply
+the node will accept as it is (not an error, and a question it can parse; otherwise the node
+asks again and the plan waits for it). A refused request must cost no call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
+import httpx
 from longcepo.env import tracing_requested
-from longcepo.nodes import endpoint
+from longcepo.nodes import endpoint, structured
 from longcepo.nodes.budget import check_question
 from longcepo.nodes.errors import InputError
 from longcepo.nodes.inputs import as_documents
-from longcepo.nodes.request import normalize_request, sampling
+from longcepo.nodes.protocols import parse_question
+from longcepo.nodes.request import json_note, normalize_request, plan_request, reminded, sampling
 from longcepo.state import Context, Document
 
 log = logging.getLogger(__name__)
@@ -41,7 +47,8 @@ def _within_limit(ctx: Context, documents: Sequence[Document]) -> bool:
 def send_normalize(ctx: Context, query: str, documents: Sequence[Document]) -> bool:
     """Send the run's normalize call now if the run will make it; whether it was sent.
 
-    Call it on the event loop the graph will run on: the reply waits in that loop's pools.
+    Its reply, once it is one the normalize node accepts, sends the plan call. Call this on
+    the event loop the graph will run on: the replies wait in that loop's endpoint.
     """
     query = query.strip()
     if not ctx.use_plan or not query or tracing_requested():
@@ -54,8 +61,35 @@ def send_normalize(ctx: Context, query: str, documents: Sequence[Document]) -> b
     if not _within_limit(ctx, documents):
         return False
     prompt, max_tokens = normalize_request(ctx, query)
-    endpoint.send_early(ctx, [("human", prompt)],
-                        sampling(ctx, "normalize", max_tokens=max_tokens),
-                        endpoint.stage_headers("normalize"))
+    reply = endpoint.send_early(ctx, [("human", prompt)],
+                                sampling(ctx, "normalize", max_tokens=max_tokens),
+                                endpoint.stage_headers("normalize"))
+    # a done-callback runs before any coroutine awaiting the reply resumes, so the plan call
+    # is on its way before the normalize node can ask for it
+    reply.add_done_callback(lambda done: _send_plan(ctx, done))
     log.debug("normalize sent ahead of the graph")
     return True
+
+
+def _send_plan(ctx: Context, reply: asyncio.Task[httpx.Response]) -> None:
+    """Send the plan call the plan node will make after this normalize reply, if any."""
+    if reply.cancelled() or reply.exception() is not None:
+        return  # the node meets the same error and retries; the plan waits for it
+    try:
+        text, _, _ = endpoint.reply_text(reply.result())
+    except Exception:  # noqa: BLE001 - an error reply: the node handles it the same way
+        return
+    question = parse_question(text)
+    if question is None:
+        return  # the node re-asks for a question; its plan prompt is not known yet
+    prompt, max_tokens, schema = plan_request(ctx, question)
+    point = structured.endpoint(ctx)
+    forms = point.candidates() if structured.wanted(ctx, "plan") else []
+    if forms:  # the node's first attempt: JSON under the schema, in the best form untried
+        prompt = reminded(prompt, json_note("plan", 0))
+        params = sampling(ctx, "plan", max_tokens=max_tokens,
+                          response_format=structured.response_format(forms[0], "plan", schema))
+    else:
+        params = sampling(ctx, "plan", max_tokens=max_tokens)
+    endpoint.send_early(ctx, [("human", prompt)], params, endpoint.stage_headers("plan"))
+    log.debug("plan sent ahead of the graph")

@@ -51,15 +51,21 @@ def test_the_first_call_leaves_before_langgraph_is_imported(llm_double: LLMDoubl
     assert llm_double.stats()["stages"] == {"normalize": 1}
 
 
-def test_the_normalize_node_takes_the_early_reply(llm_double: LLMDouble, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    taken: list[bool] = []
+@pytest.mark.parametrize(("options", "formats"), [
+    ([], ("json_schema", "json_object")),  # the plan asks JSON in the first form
+    (["--structured-output", "off"], ("json_schema", "json_object")),  # the plan asks text
+    ([], ("json_object",)),  # the early plan is refused; the node's next form follows it
+])
+def test_the_normalize_and_plan_nodes_take_the_early_replies(
+        llm_double: LLMDouble, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, options: list[str], formats: tuple[str, ...]) -> None:
+    llm_double.configure(response_formats=formats)
+    taken: list[str] = []
     take = endpoint.Endpoint.take_early
 
-    def spy(self: endpoint.Endpoint, *args: object) -> object:
-        reply = take(self, *args)  # type: ignore[arg-type]
-        taken.append(reply is not None)
+    def spy(self: endpoint.Endpoint, url: str, body: dict, headers: dict) -> object:
+        reply = take(self, url, body, headers)
+        taken.append(headers["X-Longcepo-Stage"] + (" taken" if reply is not None else ""))
         return reply
 
     monkeypatch.setattr(endpoint.Endpoint, "take_early", spy)
@@ -68,14 +74,37 @@ def test_the_normalize_node_takes_the_early_reply(llm_double: LLMDouble, tmp_pat
     path.write_text(doc.text)
     code = cli.main(["ask", "--context-file", str(path), "--query", f"  {doc.task.question} ",
                      "--state-dir", str(tmp_path / "state"), "--base-url", llm_double.base_url,
-                     "--api-key", "k", "--json", *SMALL])
+                     "--api-key", "k", "--json", *SMALL, *options])
     result = json.loads(capsys.readouterr().out)
     assert code == 0 and result["answer"].strip() == doc.task.gold
-    assert taken == [True]  # the first call found its reply waiting; later calls had none
+    # each found its reply waiting; once none is left, later calls do not look
+    assert taken == ["normalize taken", "plan taken"]
     stats = llm_double.stats()
-    assert stats["stages"]["normalize"] == 1 == result["usage"]["normalize"]["calls"]
-    assert stats["requests"] == sum(u["calls"] for u in result["usage"].values())
-    assert llm_double.log[0]["stage"] == "normalize"
+    usage = result["usage"]
+    assert stats["stages"]["normalize"] == 1 == usage["normalize"]["calls"]
+    refusals = len(set(("json_schema", "json_object")) - set(formats)) if not options else 0
+    assert stats["stages"]["plan"] == 1 + refusals == usage["plan"]["calls"]
+    assert stats["requests"] == sum(u["calls"] for u in usage.values())
+    assert [e["stage"] for e in llm_double.log[:2]] == ["normalize", "plan"]
+
+
+@pytest.mark.parametrize("fault", ["empty", "http_500"])
+def test_a_normalize_reply_the_node_rejects_sends_no_early_plan(
+        llm_double: LLMDouble, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        fault: str) -> None:
+    """The node asks again; an early plan would have planned from the wrong question."""
+    llm_double.configure(faults=[{"stage": "normalize", "nth": [1], "fault": fault}])
+    doc = needle_task(3000, seed=3)
+    path = tmp_path / "doc.md"
+    path.write_text(doc.text)
+    code = cli.main(["ask", "--context-file", str(path), "--query", doc.task.question,
+                     "--state-dir", str(tmp_path / "state"), "--base-url", llm_double.base_url,
+                     "--api-key", "k", "--json", *SMALL])
+    usage = json.loads(capsys.readouterr().out)["usage"]
+    assert code == 0
+    assert usage["normalize"]["calls"] == 2  # the rejected reply, then the node's own
+    assert llm_double.stats()["stages"]["plan"] == 1 == usage["plan"]["calls"]
+    assert llm_double.stats()["requests"] == sum(u["calls"] for u in usage.values())
 
 
 @pytest.mark.parametrize(("change", "query", "text"), [
