@@ -92,8 +92,8 @@ async def run(args: argparse.Namespace, ctx: Context, documents: list[Document] 
               progress: Progress) -> dict[str, Any]:
     """Stream the run, feeding progress, and return the final output.
 
-    A new run's normalize call goes out first; LangGraph then loads on a worker thread while
-    the model answers it (`runtime/head_start.py`).
+    A new run's normalize call goes out first, and its plan call when that reply is in;
+    LangGraph loads on a worker thread meanwhile (`runtime/head_start.py`).
     """
     from longcepo.nodes.endpoint import close_endpoints
     from longcepo.runtime.head_start import send_normalize
