@@ -15,6 +15,8 @@ from longcepo.state import STAGES  # noqa: E402
 from bench.common import RESULTS  # noqa: E402
 
 DPI = 80
+GOLD = "Vellmar"
+"""The demo question's answer (examples/brenholm.md)."""
 
 
 def _load(name: str) -> dict[str, Any] | None:
@@ -303,6 +305,51 @@ def serving_section(data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def local_cache_section(data: dict[str, Any]) -> str:
+    head = ["tree", "map prompt", "run", "wall s", "calls / completions", "prompt tok",
+            "read", "reused", "from RAM cache (loads)", "reading s", "generating s",
+            "format re-asks", "notes", "answer has gold"]
+    rows: list[list[Any]] = []
+    notes: dict[str, set[str]] = {}
+    labels = sorted(data["labels"].items(), key=lambda item: item[0] != "before")
+    for label, got in labels:
+        for i, r in enumerate(got["runs"], 1):
+            s = r["server"]
+            rows.append([f"{label} ({got['tree_commit']})",
+                         "passage first" if r["map_passage_first"] else "summaries first", i,
+                         r["wall_s"], f"{r['calls']} / {s['requests']}",
+                         f"{s['prompt_tokens']:,}", f"{s['evaluated_tokens']:,}",
+                         f"{s['reused_tokens']:,} ({s['reused_fraction']:.0%})",
+                         f"{s['reused_from_ram_cache']:,} ({s['ram_cache_loads']})",
+                         s["prompt_eval_s"], s["generate_s"], r["format_retries"],
+                         len(r["notes"]), "yes" if GOLD.lower() in r["answer"].lower() else "no"])
+            for note in r["notes"]:
+                notes.setdefault(note, set()).add(label)
+    loads = ", ".join(f"{k} {v['load_average_1m']} at {v['when']}" for k, v in labels)
+    out = ["## 9. The bundled model's prompt cache",
+           f"`{data['cli']}` on `{data['document']}` (the demo's question and budgets), each "
+           "run in its own process with a fresh state folder; the llama.cpp server runs as the "
+           "CLI starts it, except `--verbose true`, and its log gives each completion's prompt "
+           "tokens (the model's own count), those it read and those it reused: from the state "
+           "it had just computed, or from a state its RAM cache kept (the cache loads the "
+           "kept state with the longest common prefix when that beats the live one). Reading "
+           "and generating are llama.cpp's own timings summed over completions. `before` is "
+           "this tree with the map prompt's old section order (neighbour summaries, then the "
+           "passage: commit 9a01e8e reversed), `now` puts the passage first, so a chunk's map "
+           "call shares the system prompt and the passage with its summary call. All summaries "
+           "run before the first map call (one call at a time), so a hit needs the RAM cache to "
+           "still hold the chunk's summary state; a later pass's map calls reuse the first "
+           "pass's up to the answered questions in either order. Format "
+           "re-asks and notes come from the run's `--json` result. 1-minute load average "
+           f"(2 shared cores): {loads}.", "",
+           _table(head, rows), ""]
+    if notes:
+        out += ["Notes the runs reported:", ""]
+        out += [f"- {', '.join(sorted(seen))}: {note}" for note, seen in notes.items()]
+        out.append("")
+    return "\n".join(out)
+
+
 def write_summary() -> Path:
     """Write bench/results/SUMMARY.md (and the PNGs) from the JSON results present."""
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -310,13 +357,15 @@ def write_summary() -> Path:
              "Measurements, not assertions: `make bench` (or `python -m bench.run [--only "
              "cost,walltime,overhead,scale,chunking,documents,serving,progress]`) rewrites the "
              "JSON files next to this summary. The LLM is the double (`llm_double`) over real "
-             "HTTP. Each JSON file "
-             "records the machine, its load and the package versions.", ""]
+             "HTTP, except in section 9 (`--only local_cache`, run only when named), which "
+             "runs the bundled local model. Each JSON file records the machine, its load and "
+             "the package versions.", ""]
     env = None
     sections = (("cost", cost_section), ("walltime", walltime_section),
                 ("overhead", overhead_section), ("scale", scale_section),
                 ("chunking", chunking_section), ("prefix", prefix_section),
-                ("documents", documents_section), ("serving", serving_section))
+                ("documents", documents_section), ("serving", serving_section),
+                ("local_cache", local_cache_section))
     for name, section in sections:
         data = _load(name)
         if data:
