@@ -92,18 +92,40 @@ async def run(args: argparse.Namespace, ctx: Context, documents: list[Document] 
               progress: Progress) -> dict[str, Any]:
     """Stream the run, feeding progress, and return the final output.
 
-    A new run's normalize call goes out first, and its plan call when that reply is in;
-    LangGraph loads on a worker thread meanwhile (`runtime/head_start.py`).
+    A new run's normalize call goes out first, and its plan call when that reply is in; the
+    tokenizer and LangGraph load meanwhile (`runtime/head_start.py`). The exact check of the
+    settings comes after the first call only when a bound proved it will pass.
     """
+    from longcepo.nodes.budget import validate_context
     from longcepo.nodes.endpoint import close_endpoints
     from longcepo.runtime.head_start import send_normalize
 
     try:
-        if documents is not None and send_normalize(ctx, args.query, documents):
-            await asyncio.to_thread(importlib.import_module, "longcepo.runtime.api")
+        if documents is not None and await send_normalize(ctx, args.query, documents):
+            await asyncio.to_thread(_check_and_load, ctx)  # on a thread: the call leaves now
+        else:
+            validate_context(ctx)
         return await _stream(args, ctx, documents, progress)
     finally:
         await close_endpoints()
+
+
+def _check_and_load(ctx: Context) -> None:
+    """The exact settings check (it loads the tokenizer), then LangGraph and the graph.
+
+    Meanwhile the event loop reads the early replies and sends the plan call; each of its
+    steps waits for this CPU-bound thread to yield the GIL, every 5 ms by default, which put
+    0.3 s between the normalize reply and the plan request. A 0.5 ms interval lets it in.
+    """
+    from longcepo.nodes.budget import validate_context
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.0005))
+    try:
+        validate_context(ctx)
+        importlib.import_module("longcepo.runtime.api")
+    finally:
+        sys.setswitchinterval(interval)
 
 
 async def _stream(args: argparse.Namespace, ctx: Context, documents: list[Document] | None,
@@ -272,7 +294,7 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             if demo_notes:
                 progress.say(demo_notes[0])
             with local_endpoint(args, texts, progress.say) as (defaults, forced):
-                ctx = context_from_args(args, defaults, **forced)
+                ctx = context_from_args(args, defaults, check=False, **forced)
                 result = asyncio.run(run(args, ctx, documents, progress))
     except (CliError, InputError, ConfigError, TypeError, LocalModelError,
             LocalServerError) as exc:

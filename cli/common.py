@@ -127,9 +127,13 @@ def resume_command(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
-def context_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None,
-                      **forced: Any) -> Context:
-    """The run's `Context`: `forced` settings, then the options given, then `defaults`."""
+def context_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None, *,
+                      check: bool = True, **forced: Any) -> Context:
+    """The run's `Context`: `forced` settings, then the options given, then `defaults`.
+
+    `check=False` leaves `validate_context` to the caller (`ask` checks after its first call
+    is out, see `cli/ask.py`).
+    """
     from longcepo.nodes.budget import validate_context
     from longcepo.runtime.prompt_file import load_prompt_file
 
@@ -143,7 +147,8 @@ def context_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None 
     if getattr(args, "prompts", None):
         given.update(load_prompt_file(args.prompts))
     ctx = Context.from_settings(**{**(defaults or {}), **given, **forced})
-    validate_context(ctx)
+    if check:
+        validate_context(ctx)
     return ctx
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from urllib.parse import urlsplit
 
@@ -26,17 +26,33 @@ MIN_CHUNK_TOKENS = 64
 MARGIN = 32 + max(len(r) for r in REMINDERS.values()) // 3
 
 
+Count = Callable[[str], int]
+"""A token counter for the checks: the run's encoding, or an upper bound of it."""
+
+
+def utf8_bytes(text: str) -> int:
+    """An upper bound of the token count in any encoding: every token is at least one byte.
+
+    Every check here only fails when counts grow, so a check that passes with these bounds
+    passes with the exact counts too; the CLI uses that to send its first call before the
+    tokenizer has loaded (`runtime/head_start.py`).
+    """
+    return len(text.encode())
+
+
 def tokens(ctx: Context, text: str) -> int:
     """Token count under the run's encoding."""
     return count_tokens(text, ctx.tokenizer_encoding)
 
 
-def template_tokens(ctx: Context, stage: str, *, with_system: bool = True, **filled: str) -> int:
+def template_tokens(ctx: Context, stage: str, *, with_system: bool = True,
+                    count: Count | None = None, **filled: str) -> int:
     """Tokens of a stage's prompt with the given sections filled and the rest empty."""
     placeholders = PROMPT_FIELDS[f"{stage}_prompt"]
     values = {name: filled.get(name, "") for name in placeholders}
     text = ctx.prompt(stage).format(**values)
-    return tokens(ctx, text) + (tokens(ctx, ctx.system_prompt) if with_system else 0) + MARGIN
+    n = count or (lambda t: tokens(ctx, t))
+    return n(text) + (n(ctx.system_prompt) if with_system else 0) + MARGIN
 
 
 @dataclass
@@ -176,10 +192,10 @@ def _check_base_url(base_url: str | None) -> None:
         )
 
 
-def _check_window(ctx: Context) -> None:
+def _check_window(ctx: Context, count: Count | None) -> None:
     window = ctx.max_context_window
     summary_room = ctx.max_output_tokens_summary if ctx.num_neighbor_summaries else 0
-    map_fixed = template_tokens(ctx, "map")
+    map_fixed = template_tokens(ctx, "map", count=count)
     spare = window - ctx.chunk_size - ctx.max_output_tokens - map_fixed - summary_room
     if spare + ctx.chunk_size < MIN_CHUNK_TOKENS:
         fixed = map_fixed + summary_room + ctx.max_output_tokens
@@ -196,14 +212,15 @@ def _check_window(ctx: Context) -> None:
             f"({ctx.max_output_tokens}); use chunk_size <= {ctx.chunk_size + spare} or a "
             "larger max_context_window"
         )
-    summary_need = ctx.chunk_size + template_tokens(ctx, "summary") + ctx.max_output_tokens_summary
+    summary_need = (ctx.chunk_size + template_tokens(ctx, "summary", count=count)
+                    + ctx.max_output_tokens_summary)
     if ctx.num_neighbor_summaries and summary_need > window:
         raise ConfigError(
             f"a summary prompt needs {summary_need} tokens but the window is {window}; lower "
             "chunk_size or max_output_tokens_summary"
         )
     for stage in ("collapse", "reduce"):
-        need = template_tokens(ctx, stage) + 3 * ctx.max_output_tokens
+        need = template_tokens(ctx, stage, count=count) + 3 * ctx.max_output_tokens
         if need > window:
             raise ConfigError(
                 f"the {stage} prompt needs {need} tokens for two findings and its output but "
@@ -218,18 +235,22 @@ def check_templates(prompts: Mapping[str, str]) -> None:
             _check_template(name, text, PROMPT_FIELDS[name])
 
 
-def validate_context(ctx: Context) -> None:
-    """Refuse a configuration that cannot work, before the first LLM call."""
+def validate_context(ctx: Context, *, count: Count | None = None) -> None:
+    """Refuse a configuration that cannot work, before the first LLM call.
+
+    `count` replaces the run's tokenizer (say, by `utf8_bytes`): what passes with an upper
+    bound passes exactly too.
+    """
     _check_numbers(ctx)
     check_templates({name: getattr(ctx, name) for name in PROMPT_FIELDS})
-    _check_window(ctx)
+    _check_window(ctx, count)
 
 
-def check_question(ctx: Context, question: str) -> None:
+def check_question(ctx: Context, question: str, *, count: Count | None = None) -> None:
     """Refuse a query too long to leave any room for the document in a map prompt."""
-    n = tokens(ctx, question)
+    n = count(question) if count else tokens(ctx, question)
     room = ctx.max_context_window - ctx.chunk_size - ctx.max_output_tokens
-    room -= template_tokens(ctx, "map")
+    room -= template_tokens(ctx, "map", count=count)
     if n > room:
         raise InputError(
             f"the query is {n} tokens, but a map prompt leaves room for {room}; shorten the query "

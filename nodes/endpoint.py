@@ -39,12 +39,17 @@ _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"
 
 @dataclass
 class Early:
-    """A request already sent; the first `complete` with this URL, body and headers takes it."""
+    """A request already sent; the first `complete` with this URL, body and headers takes it.
+
+    `sent` is set once the request is written (or has failed): the CLI waits for it before it
+    starts importing on another thread, which would otherwise hold up the connection.
+    """
 
     url: str
     body: dict[str, Any]
     headers: dict[str, str]
     reply: asyncio.Task[httpx.Response]
+    sent: asyncio.Event
 
 
 @dataclass
@@ -230,28 +235,42 @@ def _request(ctx: Context, messages: Sequence[tuple[str, Any]], params: dict[str
     return url, _payload(ctx, messages, params), headers
 
 
-async def _post(ep: Endpoint, url: str, body: dict[str, Any], headers: dict[str, str]
-                ) -> httpx.Response:
+async def _post(ep: Endpoint, url: str, body: dict[str, Any], headers: dict[str, str],
+                sent: asyncio.Event | None = None) -> httpx.Response:
     client = ep.acquire()
+    # httpcore's trace extension reports each step of the exchange as it completes
+    extensions = {"trace": _setting_when_written(sent)} if sent else None
     try:
-        return await client.post(url, json=body, headers=headers)
+        return await client.post(url, json=body, headers=headers, extensions=extensions)
     finally:
+        if sent:
+            sent.set()
         ep.idle.append(client)
 
 
+def _setting_when_written(sent: asyncio.Event) -> Any:
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith("send_request_body.complete"):
+            sent.set()
+
+    return trace
+
+
 def send_early(ctx: Context, messages: Sequence[tuple[str, Any]], params: dict[str, Any],
-               extra_headers: dict[str, str]) -> asyncio.Task[httpx.Response]:
+               extra_headers: dict[str, str]) -> Early:
     """Send a call now, on this loop's endpoint; the first identical `complete` takes the reply.
 
     Identical means the same URL, body and headers, so a call that differs in any way is sent
-    on its own and the early reply is dropped unused at `close_endpoints`. The returned task
-    is the reply, for a caller that wants to read it too (`reply_text`).
+    on its own and the early reply is dropped unused at `close_endpoints`. The caller may
+    read the reply too (`reply_text`) and wait until the request is written (`sent`).
     """
     ep = endpoint(ctx)
     url, body, headers = _request(ctx, messages, params, extra_headers)
-    reply = asyncio.create_task(_post(ep, url, body, headers))
-    ep.early.append(Early(url, body, headers, reply))
-    return reply
+    sent = asyncio.Event()
+    early = Early(url, body, headers, asyncio.create_task(_post(ep, url, body, headers, sent)),
+                  sent)
+    ep.early.append(early)
+    return early
 
 
 def reply_text(response: httpx.Response) -> tuple[str, int | None, int | None]:

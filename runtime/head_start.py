@@ -8,29 +8,34 @@ requests later (`nodes.request` builds both sides) and `nodes.endpoint` hands ea
 reply that is already there: one request either way, counted once, in the node.
 
 A call is sent early only when its node will certainly make exactly that call over the
-direct HTTP path: a new run with a plan, a query and documents the run accepts, no LangSmith
-tracing (a traced call goes through LangChain's model), and for the plan a normalize reply
-the node will accept as it is (not an error, and a question it can parse; otherwise the node
-asks again and the plan waits for it). A refused request must cost no call.
+direct HTTP path: a new run with a plan; settings, a query and documents the run accepts
+(checked with byte counts where they suffice, so the tokenizer loads while the call is out);
+no LangSmith tracing (a traced call goes through LangChain's model); and
+for the plan, a normalize reply the node will accept as it is (not an error, and a question
+it can parse; otherwise the node asks again and the plan waits for it). A request the run
+refuses must cost no call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
 import httpx
 from longcepo.env import tracing_requested
 from longcepo.nodes import endpoint, structured
-from longcepo.nodes.budget import check_question
-from longcepo.nodes.errors import InputError
+from longcepo.nodes.budget import check_question, utf8_bytes, validate_context
+from longcepo.nodes.errors import ConfigError, InputError
 from longcepo.nodes.inputs import as_documents
 from longcepo.nodes.protocols import parse_question
 from longcepo.nodes.request import json_note, normalize_request, plan_request, reminded, sampling
 from longcepo.state import Context, Document
 
 log = logging.getLogger(__name__)
+WRITE_WAIT_S = 1.0
+"""How long the CLI waits for the first request to be written before it loads the rest."""
 
 
 def _within_limit(ctx: Context, documents: Sequence[Document]) -> bool:
@@ -44,29 +49,49 @@ def _within_limit(ctx: Context, documents: Sequence[Document]) -> bool:
     return sum(len(d["text"].encode()) for d in documents) <= ctx.max_document_tokens
 
 
-def send_normalize(ctx: Context, query: str, documents: Sequence[Document]) -> bool:
-    """Send the run's normalize call now if the run will make it; whether it was sent.
+def _accepted(ctx: Context, query: str, documents: Sequence[Document]) -> bool:
+    """Whether the run accepts these settings, query and documents (it checks them again).
 
-    Its reply, once it is one the normalize node accepts, sends the plan call. Call this on
-    the event loop the graph will run on: the replies wait in that loop's endpoint.
+    Byte counts first: they bound token counts from above, so passing with them means passing
+    exactly, without waiting for the tokenizer (0.2 s). Tight settings that fail the bound are
+    checked with the tokenizer.
+    """
+    try:
+        as_documents(list(documents))
+    except InputError:
+        return False
+    for count in (utf8_bytes, None):
+        try:
+            validate_context(ctx, count=count)
+            check_question(ctx, query, count=count)
+        except (ConfigError, InputError):
+            continue
+        return True
+    return False
+
+
+async def send_normalize(ctx: Context, query: str, documents: Sequence[Document]) -> bool:
+    """Send the run's normalize call if the run will make it; whether it was sent.
+
+    Returns once the request is written (at most `WRITE_WAIT_S`), so that CPU-bound work the
+    caller starts next cannot hold it up. Its reply, once it is one the normalize node
+    accepts, sends the plan call. Call this on the event loop the graph will run on: the
+    replies wait in that loop's endpoint.
     """
     query = query.strip()
     if not ctx.use_plan or not query or tracing_requested():
         return False
-    try:
-        check_question(ctx, query)
-        as_documents(list(documents))
-    except InputError:
-        return False  # the run refuses this request before any call; let it say so
-    if not _within_limit(ctx, documents):
-        return False
+    if not (_accepted(ctx, query, documents) and _within_limit(ctx, documents)):
+        return False  # the run may refuse this request; it must do so before any call
     prompt, max_tokens = normalize_request(ctx, query)
-    reply = endpoint.send_early(ctx, [("human", prompt)],
+    early = endpoint.send_early(ctx, [("human", prompt)],
                                 sampling(ctx, "normalize", max_tokens=max_tokens),
                                 endpoint.stage_headers("normalize"))
     # a done-callback runs before any coroutine awaiting the reply resumes, so the plan call
     # is on its way before the normalize node can ask for it
-    reply.add_done_callback(lambda done: _send_plan(ctx, done))
+    early.reply.add_done_callback(lambda done: _send_plan(ctx, done))
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(early.sent.wait(), WRITE_WAIT_S)
     log.debug("normalize sent ahead of the graph")
     return True
 

@@ -28,13 +28,15 @@ HEAVY = ("langgraph", "langchain_core", "langchain_openai", "langsmith", "openai
 PROBE = """
 import asyncio, json, sys
 from longcepo.nodes import endpoint
+from longcepo.nodes.tokens import _build
 from longcepo.runtime.head_start import send_normalize
 from longcepo.state import Context
 
 async def main():
     ctx = Context(base_url=sys.argv[1], api_key="k", model="llm-double")
-    sent = send_normalize(ctx, "  Who designed the dam?  ", [{"id": "d", "text": "A dam."}])
+    sent = await send_normalize(ctx, "  Who designed the dam?  ", [{"id": "d", "text": "A dam."}])
     loaded = sorted(m for m in sys.modules if m.split(".")[0] in sys.argv[2].split(","))
+    loaded += ["tokenizer"] * _build.cache_info().currsize  # the defaults pass by the bound
     reply = await endpoint.endpoint(ctx).early[0].reply
     await endpoint.close_endpoints()
     print(json.dumps({"sent": sent, "loaded": loaded, "status": reply.status_code}))
@@ -113,6 +115,7 @@ def test_a_normalize_reply_the_node_rejects_sends_no_early_plan(
     ({"max_context_window": 2048, "chunk_size": 1024}, "why " * 900, "A dam."),  # too long
     ({"max_document_tokens": 5}, "Who designed the dam?", "A dam on the river Brenn."),
     ({}, "Who designed the dam?", "   "),  # an empty document is refused
+    ({"max_context_window": 700}, "Who designed the dam?", "A dam."),  # no room at all
 ])
 def test_nothing_is_sent_early_for_a_run_that_makes_no_such_call(
         llm_double: LLMDouble, change: dict[str, object], query: str, text: str) -> None:
@@ -120,7 +123,7 @@ def test_nothing_is_sent_early_for_a_run_that_makes_no_such_call(
                   max_output_tokens=200, **change)  # type: ignore[arg-type]
 
     async def attempt() -> bool:
-        sent = send_normalize(ctx, query, [{"id": "d", "text": text}])
+        sent = await send_normalize(ctx, query, [{"id": "d", "text": text}])
         await asyncio.sleep(0.2)
         await endpoint.close_endpoints()
         return sent
@@ -136,7 +139,8 @@ def test_tracing_keeps_the_first_call_on_the_traced_path(llm_double: LLMDouble,
 
     async def attempt() -> bool:
         try:
-            return send_normalize(ctx, "Who designed the dam?", [{"id": "d", "text": "A dam."}])
+            return await send_normalize(ctx, "Who designed the dam?",
+                                        [{"id": "d", "text": "A dam."}])
         finally:
             await endpoint.close_endpoints()
 
@@ -149,7 +153,7 @@ def test_an_early_reply_nobody_takes_is_dropped_quietly(
     ctx = Context(base_url=llm_double.base_url, api_key="k", model="llm-double")
 
     async def attempt() -> None:
-        assert send_normalize(ctx, "Who designed the dam?", [{"id": "d", "text": "A dam."}])
+        assert await send_normalize(ctx, "Who designed the dam?", [{"id": "d", "text": "A dam."}])
         await asyncio.sleep(0.1)
         early = endpoint.endpoint(ctx).early[0].reply
         await endpoint.close_endpoints()
@@ -157,3 +161,16 @@ def test_an_early_reply_nobody_takes_is_dropped_quietly(
 
     asyncio.run(attempt())
     assert not [w for w in recwarn if "never retrieved" in str(w.message)]
+
+
+def test_settings_the_run_refuses_cost_no_call(llm_double: LLMDouble, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "doc.md"
+    path.write_text("A dam on the river Brenn.")
+    code = cli.main(["ask", "--context-file", str(path), "--query", "Who designed the dam?",
+                     "--state-dir", str(tmp_path / "state"), "--base-url", llm_double.base_url,
+                     "--api-key", "k", "--window", "900", "--chunk-size", "512",
+                     "--max-output-tokens", "200"])
+    err = capsys.readouterr().err
+    assert code == 2 and "a 900-token window cannot hold the map template" in err
+    assert llm_double.stats()["requests"] == 0

@@ -101,3 +101,26 @@ def test_env_fills_defaults_but_explicit_wins(monkeypatch):
     assert Context().model == "env-model" and Context().base_url == "http://env/v1"
     assert Context(model="mine").model == "mine"
     assert "sk-env-secret" not in repr(Context())
+
+
+@pytest.mark.parametrize("encoding", ["cl100k_base", "o200k_base"])
+def test_utf8_bytes_bound_every_token_count(encoding):
+    from longcepo.nodes.budget import utf8_bytes
+    from longcepo.nodes.tokens import count_tokens
+
+    texts = ["", "hello world", "naïve café — déjà vu", "数据的长度", "🙂🙃 emoji 🧪" * 20,
+             "\n\n\t  spaces  ", "a" * 5000, "".join(chr(c) for c in range(32, 3000))]
+    for text in texts:
+        assert count_tokens(text, encoding) <= utf8_bytes(text)
+
+
+def test_a_context_that_passes_with_the_bound_passes_exactly(ctx):
+    from longcepo.nodes.budget import utf8_bytes
+
+    for window in range(600, 4000, 50):
+        candidate = dataclasses.replace(ctx, max_context_window=window)
+        try:
+            validate_context(candidate, count=utf8_bytes)
+        except ConfigError:
+            continue
+        validate_context(candidate)  # never raises once the bound passed
