@@ -30,6 +30,7 @@ RESULTS = ROOT / "bench" / "results" / "readme.json"
 MARK = re.compile(r"<!-- generated: ([a-z-]+) -->\n(.*?)<!-- end generated: \1 -->", re.S)
 OPEN = re.compile(r"<!-- (end )?generated: ([^ ]*) -->")
 SERVING = ROOT / "bench" / "results" / "serving.json"
+LOCAL_CACHE = ROOT / "bench" / "results" / "local_cache.json"
 BLOCKS = ("demo-output", "demo-figures", "timings", "serving")
 SERVING_ROWS = (
     ("wall time (median of the runs)", lambda r: f"{r['wall_s']:.1f} s"),
@@ -89,8 +90,23 @@ def render(name: str, data: dict[str, Any]) -> str:
             lines.append(f"| {command} | {where} | {shown} |")
         return "\n".join(lines) + "\n"
     if name == "serving":
-        return render_serving(json.loads(SERVING.read_text()) if SERVING.exists() else {})
+        local = json.loads(LOCAL_CACHE.read_text()) if LOCAL_CACHE.exists() else {}
+        return (render_serving(json.loads(SERVING.read_text()) if SERVING.exists() else {})
+                + render_local_cache(local))
     raise KeyError(f"no generated block named {name!r}; known: {', '.join(BLOCKS)}")
+
+
+def render_local_cache(data: dict[str, Any]) -> str:
+    """One line from `bench.local_cache`: what llama.cpp read of the demo's prompts, by order."""
+    labels = data.get("labels", {})
+    if not {"before", "now"} <= set(labels):
+        return ""
+    now, before = (labels[k]["runs"][0]["server"] for k in ("now", "before"))
+    return (f"\nOn the bundled model (`python -m bench.local_cache`, the demo question), llama.cpp "
+            f"read {now['evaluated_tokens']:,} of {now['prompt_tokens']:,} prompt tokens and "
+            f"reused {now['reused_fraction']:.0%} from its prompt cache; with the passage after "
+            f"the neighbour summaries it read {before['evaluated_tokens']:,} of "
+            f"{before['prompt_tokens']:,} ({before['reused_fraction']:.0%} reused).\n")
 
 
 def render_serving(data: dict[str, Any], concurrency: int = 64) -> str:
