@@ -253,6 +253,16 @@ def _state_folder(args: argparse.Namespace) -> Path:
     return Path(args.state_dir) if args.state_dir else default_state_dir()
 
 
+def _interrupted(args: argparse.Namespace) -> str:
+    """What a Ctrl-C leaves: a run to resume, or (before its first checkpoint) nothing."""
+    from longcepo.runtime.state_errors import has_checkpoint
+
+    if args.resume or has_checkpoint(_state_folder(args), args.thread_id):
+        return f"interrupted; thread {args.thread_id}. Continue with: {resume_command(args)}"
+    return ("interrupted before the run's first checkpoint; nothing was saved, so run the same "
+            "command again")
+
+
 def _state_failure(exc: BaseException, args: argparse.Namespace) -> int:
     """Exit 2 with one line for broken local state; the resume command where it can help."""
     from longcepo.runtime.state_errors import has_checkpoint, state_error
@@ -315,8 +325,7 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return fail(EXIT_INTERRUPTED, str(exc))
     except KeyboardInterrupt:
         progress.close()
-        return fail(EXIT_INTERRUPTED, f"interrupted; thread {args.thread_id}. Continue with: "
-                                       f"{resume_command(args)}")
+        return fail(EXIT_INTERRUPTED, _interrupted(args))
     progress.close()
     _print_result(result, args, progress)
     if demo_notes:

@@ -139,3 +139,25 @@ def test_ctrl_c_prints_the_thread_and_a_resume_command_that_finishes(needle, tmp
         assert done.stdout.strip() == task.gold
         stages = [r["stage"] for r in double.log()[before:]]
         assert "normalize" not in stages  # finished steps were not redone
+
+
+def test_ctrl_c_before_the_first_checkpoint_says_to_run_again(needle, tmp_path):
+    """The first request is out before LangGraph has loaded: nothing exists to resume yet."""
+    from llm_double.process import start_double_process
+
+    path, task = needle
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LANGSMITH_TRACING": "false"}
+    with start_double_process("--latency", "30") as double:
+        command = [sys.executable, "-m", "longcepo", "ask", "--context-file", str(path),
+                   "--query", task.question, "--state-dir", str(tmp_path), "--thread-id", "T8",
+                   "--base-url", double.base_url, "--api-key", "k", *SMALL]
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while double.stats()["max_in_flight"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    line = one_error_line(err)
+    assert "before the run's first checkpoint" in line and "--resume" not in line
