@@ -60,8 +60,9 @@ class Endpoint:
     idle: at most as many as calls in flight, so never more than `max_concurrency`, and each
     kept alive for the run's later waves. httpcore scans every connection of a pool, with a
     quadratic term, whenever a request starts or ends: 64 connections in one pool cost about
-    1.5 s of CPU per 256K-token question, 4 pools of 16 still 0.5 s. The LangChain model gets
-    a pool of its own, made only when used.
+    1.5 s of CPU per 256K-token question; with 16 per pool a call still cost 2.7 ms of CPU,
+    with one 1.0 ms (`bench/overhead.py`). The LangChain model gets a pool of its own, made
+    only when used.
     """
 
     ctx: Context
