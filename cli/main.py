@@ -62,7 +62,7 @@ class _Version(argparse.Action):
                  values: Any, option_string: str | None = None) -> None:
         import longcepo
 
-        parser._print_message(f"longcepo {longcepo.__version__}\n", sys.stdout)
+        print(f"longcepo {longcepo.__version__}")
         parser.exit()
 
 

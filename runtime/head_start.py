@@ -46,7 +46,7 @@ def _within_limit(ctx: Context, documents: Sequence[Document]) -> bool:
     """
     if ctx.max_document_tokens is None:
         return True
-    return sum(len(d["text"].encode()) for d in documents) <= ctx.max_document_tokens
+    return sum(utf8_bytes(d["text"]) for d in documents) <= ctx.max_document_tokens
 
 
 def _accepted(ctx: Context, query: str, documents: Sequence[Document]) -> bool:

@@ -109,23 +109,32 @@ def test_local_model_mistakes_name_the_fix(needle, tmp_path, capsys, args, messa
     assert code == 2 and message in line
 
 
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "LANGSMITH_TRACING": "false"}
+
+
+def interrupt(double, needle, state, thread, ready):
+    """Run `ask` in its own process, Ctrl-C it once `ready(double's stats)`; its (code, stderr)."""
+    path, task = needle
+    command = [sys.executable, "-m", "longcepo", "ask", "--context-file", str(path),
+               "--query", task.question, "--state-dir", str(state), "--thread-id", thread,
+               "--base-url", double.base_url, "--api-key", "k", *SMALL]
+    proc = subprocess.Popen(command, cwd=REPO, env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not ready(double.stats()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    return proc.returncode, err
+
+
 def test_ctrl_c_prints_the_thread_and_a_resume_command_that_finishes(needle, tmp_path):
     from llm_double.process import start_double_process
 
-    path, task = needle
-    env = {**os.environ, "PYTHONPATH": str(REPO), "LANGSMITH_TRACING": "false"}
+    _, task = needle
     with start_double_process("--latency", "0.2") as double:
-        command = [sys.executable, "-m", "longcepo", "ask", "--context-file", str(path),
-                   "--query", task.question, "--state-dir", str(tmp_path), "--thread-id", "T9",
-                   "--base-url", double.base_url, "--api-key", "k", *SMALL]
-        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        while double.stats()["requests"] < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 130, err
+        code, err = interrupt(double, needle, tmp_path, "T9", lambda s: s["requests"] >= 4)
+        assert code == 130, err
         assert "Traceback" not in err and "interrupted; thread T9" in err
         resume = err.strip().splitlines()[-1].split("Continue with: ")[-1]
         assert " ask --resume T9 " in resume and "--api-key" not in resume
@@ -133,7 +142,7 @@ def test_ctrl_c_prints_the_thread_and_a_resume_command_that_finishes(needle, tmp
         double.configure(latency=0.0)
         before = double.stats()["requests"]
         # the hint is run as printed, from where it was printed: it must work there
-        done = subprocess.run([*shlex.split(resume), "--api-key", "k"], cwd=REPO, env=env,
+        done = subprocess.run([*shlex.split(resume), "--api-key", "k"], cwd=REPO, env=ENV,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == task.gold
@@ -145,19 +154,8 @@ def test_ctrl_c_before_the_first_checkpoint_says_to_run_again(needle, tmp_path):
     """The first request is out before LangGraph has loaded: nothing exists to resume yet."""
     from llm_double.process import start_double_process
 
-    path, task = needle
-    env = {**os.environ, "PYTHONPATH": str(REPO), "LANGSMITH_TRACING": "false"}
     with start_double_process("--latency", "30") as double:
-        command = [sys.executable, "-m", "longcepo", "ask", "--context-file", str(path),
-                   "--query", task.question, "--state-dir", str(tmp_path), "--thread-id", "T8",
-                   "--base-url", double.base_url, "--api-key", "k", *SMALL]
-        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        while double.stats()["max_in_flight"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+        code, err = interrupt(double, needle, tmp_path, "T8", lambda s: s["max_in_flight"] >= 1)
+    assert code == 130, err
     line = one_error_line(err)
     assert "before the run's first checkpoint" in line and "--resume" not in line
