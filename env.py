@@ -20,7 +20,12 @@ VARIABLES = {
     "LANGCHAIN_TRACING_V2": "the same switch under LangChain's older name",
     "LANGSMITH_TRACING": "the same switch, read when neither *_TRACING_V2 is set",
     "LANGCHAIN_TRACING": "the same switch, read last",
+    "HTTP_PROXY": "proxy for http endpoints (or http_proxy); such calls go through httpx",
+    "HTTPS_PROXY": "proxy for https endpoints (or https_proxy)",
+    "ALL_PROXY": "proxy for both (or all_proxy)",
+    "NO_PROXY": "hosts reached without the proxy (or no_proxy)",
 }
+PROXY_SWITCHES = ("http_proxy", "https_proxy", "all_proxy")
 TRACING_SWITCHES = ("LANGSMITH_TRACING_V2", "LANGCHAIN_TRACING_V2", "LANGSMITH_TRACING",
                     "LANGCHAIN_TRACING")
 
@@ -44,6 +49,25 @@ def tracing_requested() -> bool:
         if value is not None and value.strip():
             return value == "true"
     return False
+
+
+def proxied(url: str) -> bool:
+    """Whether a proxy from the environment applies to `url`, as httpx (and urllib) decide.
+
+    Checked before each direct call: without any proxy variable it costs a scan of the
+    environment and never imports urllib.request.
+    """
+    if not any(k.lower() in PROXY_SWITCHES and v for k, v in os.environ.items()):
+        return False
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    proxies = urllib.request.getproxies_environment()
+    parts = urlsplit(url)
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # untyped
+    return not bypass(parts.netloc, proxies)
 
 
 def default_state_dir() -> Path:

@@ -151,8 +151,9 @@ def per_call(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 LAYERS = (  # package path fragments -> layer; the innermost non-stdlib frame decides
-    ("client stack (ChatOpenAI, openai, httpx)",
-     ("/langchain_openai/", "/openai/", "/httpx", "/httpcore", "/anyio/", "/h11/")),
+    ("client stack (HTTP connection, or ChatOpenAI, openai, httpx)",
+     ("/nodes/connection.py", "/nodes/endpoint.py", "/langchain_openai/", "/openai/", "/httpx",
+      "/httpcore", "/anyio/", "/h11/")),
     ("langchain-core around the call", ("/langchain_core/", "/langsmith/", "/pydantic")),
     ("token counting (tiktoken)", ("/tiktoken/",)),
     ("store and checkpoints (SQLite)", ("sqlite",)),

@@ -130,8 +130,11 @@ def _check_and_load(ctx: Context) -> None:
 
 async def _stream(args: argparse.Namespace, ctx: Context, documents: list[Document] | None,
                   progress: Progress) -> dict[str, Any]:
+    from longcepo.cli.startup import resume_collection
     from longcepo.runtime.api import output_of, run_config, sqlite_graph, store_input
     from longcepo.runtime.leases import FileLeases, hold
+
+    resume_collection()  # everything the run needs is loaded: freeze it, collect the rest
 
     thread_id = args.thread_id
     async with (hold(FileLeases(_state_folder(args)), thread_id),

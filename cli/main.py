@@ -107,8 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     chosen = _chosen_command(argv)
     parser, commands = build_parser(only=chosen or "")
     args = parser.parse_args(argv)
+    from longcepo.cli.startup import resume_collection
     from longcepo.runtime.tracing import bounded_tracing
 
+    if args.command != "ask":  # ask resumes once its graph has loaded
+        resume_collection()
     with bounded_tracing():
         return int(command_module(args.command).main(args, commands[args.command]))
 
@@ -121,9 +124,10 @@ def entry() -> None:
     connections, the local server) and traces are flushed within a bound, so only the standard
     streams and logging are left to flush.
     """
-    from longcepo.cli.startup import defer_package_inits
+    from longcepo.cli.startup import defer_package_inits, pause_collection
 
     defer_package_inits()
+    pause_collection()
     code = main()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -18,8 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -162,6 +160,9 @@ class LocalServer:
         return self._request("POST", path, payload, timeout)
 
     def _request(self, method: str, path: str, payload: Any, timeout: float) -> Any:
+        import urllib.error  # here: `longcepo ask` imports this module for every run (0.02 s)
+        import urllib.request
+
         data = None if payload is None else json.dumps(payload).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method,
                                          headers={"Content-Type": "application/json"})

@@ -1,18 +1,18 @@
-"""The connection to the model endpoint: one run's connection pools, two ways to call it.
+"""The connection to the model endpoint: one run's connections, two ways to call it.
 
 When something listens for chat-model callbacks (LangSmith tracing, `astream_events`, a
 LangServe or Studio stream), a call goes through LangChain's `BaseChatOpenAI`, so every call
-is a traced, named LLM run. Otherwise it is one plain HTTP request of the OpenAI chat protocol:
-LangChain's wrapper cost about 4.8 ms of CPU per call on top of the openai client's 4.5 ms
-(`bench/overhead.py`), and importing the openai package alone took 0.8 s of the 2.8 s before
-the first request. Errors still surface as the openai package's exceptions (imported then),
-so retries and messages treat both paths alike. `override_chat_model` in `nodes/llm.py`
-replaces both.
+is a traced, named LLM run. Otherwise it is one plain HTTP request of the OpenAI chat protocol
+on a keep-alive connection of the run's own (`connection.py`): LangChain's wrapper cost about
+4.8 ms of CPU per call on top of the openai client's 4.5 ms (`bench/overhead.py`), and
+importing the openai package alone took 0.8 s of the 2.8 s before the first request. Errors
+still surface as the openai package's exceptions (imported then), so retries and messages
+treat both paths alike. `override_chat_model` in `nodes/llm.py` replaces both.
 
 `send_early` sends a call before the code that wants its reply has loaded (the CLI's
 normalize call, while LangGraph imports); `complete` then takes that reply instead of asking
-again. Nothing here imports LangChain at module level, so the CLI can send that call after
-0.3 s instead of 1.5 s.
+again. Nothing here imports LangChain or httpx at module level, so the CLI can send that call
+after 0.2 s instead of 1.5 s.
 """
 
 from __future__ import annotations
@@ -26,10 +26,19 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import httpx
+from longcepo.env import proxied
+from longcepo.nodes.connection import (
+    Connection,
+    ConnectionFailed,
+    Reply,
+    Target,
+    connect,
+    request_head,
+)
 from longcepo.state import Context
 
 if TYPE_CHECKING:
+    import httpx
     from langchain_core.messages import BaseMessage
     from langchain_openai.chat_models.base import BaseChatOpenAI
 
@@ -48,7 +57,7 @@ class Early:
     url: str
     body: dict[str, Any]
     headers: dict[str, str]
-    reply: asyncio.Task[httpx.Response]
+    reply: asyncio.Task[Reply]
     sent: asyncio.Event
 
 
@@ -56,32 +65,41 @@ class Early:
 class Endpoint:
     """One run's connections and the clients over them.
 
-    The direct path gives each connection a client of its own, made when a call finds none
-    idle: at most as many as calls in flight, so never more than `max_concurrency`, and each
-    kept alive for the run's later waves. httpcore scans every connection of a pool, with a
-    quadratic term, whenever a request starts or ends: 64 connections in one pool cost about
-    1.5 s of CPU per 256K-token question; with 16 per pool a call still cost 2.7 ms of CPU,
-    with one 1.0 ms (`bench/overhead.py`). The LangChain model gets a pool of its own, made
-    only when used.
+    The direct path keeps one connection per call in flight, opened when a call finds none
+    idle: never more than `max_concurrency`, each kept alive for the run's later waves. (With
+    httpx, one pool per connection: httpcore scans every connection of a pool, with a
+    quadratic term, whenever a request starts or ends, and 64 connections in one pool cost
+    about 1.5 s of CPU per 256K-token question.) An endpoint behind a proxy is called through
+    httpx, which speaks the proxy protocols; the LangChain model gets an httpx pool of its
+    own. Both are made only when used.
     """
 
     ctx: Context
-    idle: list[httpx.AsyncClient] = field(default_factory=list)
-    clients: list[httpx.AsyncClient] = field(default_factory=list)
+    idle: list[Connection] = field(default_factory=list)
+    connections: list[Connection] = field(default_factory=list)
+    proxy_pool: httpx.AsyncClient | None = None
     chat_pool: httpx.AsyncClient | None = None
     early: list[Early] = field(default_factory=list)
     _chat: BaseChatOpenAI | None = field(default=None, repr=False)
 
-    def acquire(self) -> httpx.AsyncClient:
-        """A client whose connection is free: the most recently used one, else a new one."""
-        if self.idle:
-            return self.idle.pop()
-        client = http_pool(self.ctx, 1)
-        self.clients.append(client)
-        return client
+    async def acquire(self, target: Target) -> Connection:
+        """An open idle connection, the most recently used first; else a new one."""
+        while self.idle:
+            conn = self.idle.pop()
+            if conn.open:
+                return conn
+        conn = await connect(target, _tls(True) if target.secure else None)
+        self.connections = [c for c in self.connections if c.open]
+        self.connections.append(conn)
+        return conn
+
+    def release(self, conn: Connection) -> None:
+        """Give a connection back after a complete exchange; a closed one is forgotten."""
+        if conn.open:
+            self.idle.append(conn)
 
     def take_early(self, url: str, body: dict[str, Any], headers: dict[str, str]
-                   ) -> asyncio.Task[httpx.Response] | None:
+                   ) -> asyncio.Task[Reply] | None:
         """The reply of an early request identical to this one, at most once."""
         for i, e in enumerate(self.early):
             if e.url == url and e.body == body and e.headers == headers:
@@ -118,12 +136,14 @@ _endpoints = weakref.WeakKeyDictionary()
 
 
 def http_pool(ctx: Context, size: int) -> httpx.AsyncClient:
-    """A connection pool that keeps all of its `size` connections alive between waves.
+    """An httpx pool that keeps all of its `size` connections alive between waves.
 
     httpx keeps only 20 idle connections by default: at a higher concurrency every wave
     closed the surplus and opened new ones, and a burst of fresh connections against a server
     with a small listen backlog failed and was retried.
     """
+    import httpx
+
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size,
                           keepalive_expiry=60.0)
     secure = not (ctx.base_url or "").startswith("http://")
@@ -139,6 +159,8 @@ def _tls(secure: bool) -> ssl.SSLContext:
     plain-http endpoint never uses TLS and gets an empty context that costs nothing to make.
     """
     if secure:
+        import httpx  # its context: certifi's bundle, or SSL_CERT_FILE / SSL_CERT_DIR
+
         return httpx.create_ssl_context()
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
@@ -146,8 +168,8 @@ def _tls(secure: bool) -> ssl.SSLContext:
 def endpoint(ctx: Context) -> Endpoint:
     """This event loop's endpoint for the run's model, address, key, timeout and concurrency.
 
-    A run opens at most `max_concurrency` connections for its direct calls, reused by every
-    stage.
+    A run opens at most `max_concurrency` connections for its direct calls (plus one for an
+    early call), reused by every stage.
     """
     per_loop = _endpoints.setdefault(asyncio.get_running_loop(), {})
     key = (ctx.model, ctx.base_url, ctx.api_key, ctx.request_timeout, ctx.max_concurrency)
@@ -165,8 +187,11 @@ async def close_endpoints() -> None:
         for e in ep.early:
             e.reply.cancel()
         await asyncio.gather(*(e.reply for e in ep.early), return_exceptions=True)
-        for pool in [*ep.clients, *([ep.chat_pool] if ep.chat_pool else [])]:
-            await pool.aclose()
+        for conn in ep.connections:
+            conn.close()
+        for pool in (ep.proxy_pool, ep.chat_pool):
+            if pool is not None:
+                await pool.aclose()
 
 
 def callbacks_listen() -> bool:
@@ -191,9 +216,27 @@ def _openai() -> Any:
     return openai
 
 
-def status_error(response: httpx.Response) -> Exception:
+def _httpx_request(url: str) -> httpx.Request:
+    import httpx
+
+    return httpx.Request("POST", url)
+
+
+def _httpx_response(reply: Reply) -> httpx.Response:
+    """The reply as the httpx response the openai exceptions carry (body already decoded)."""
+    import httpx
+
+    framing = {"content-encoding", "content-length", "transfer-encoding"}
+    headers = {k: v for k, v in reply.headers.items() if k not in framing}
+    return httpx.Response(reply.status_code, headers=headers, content=reply.content,
+                          request=_httpx_request(reply.url))
+
+
+def status_error(response: Reply | httpx.Response) -> Exception:
     """The openai package's exception for an HTTP error reply, as its client builds it."""
     openai = _openai()
+    if isinstance(response, Reply):
+        response = _httpx_response(response)
     text = response.text.strip()
     body: Any = text
     try:
@@ -236,25 +279,40 @@ def _request(ctx: Context, messages: Sequence[tuple[str, Any]], params: dict[str
     return url, _payload(ctx, messages, params), headers
 
 
-async def _post(ep: Endpoint, url: str, body: dict[str, Any], headers: dict[str, str],
-                sent: asyncio.Event | None = None) -> httpx.Response:
-    client = ep.acquire()
-    # httpcore's trace extension reports each step of the exchange as it completes
-    extensions = {"trace": _setting_when_written(sent)} if sent else None
+async def _post_proxied(ep: Endpoint, url: str, body: dict[str, Any],
+                        headers: dict[str, str]) -> Reply:
+    import httpx
+
+    if ep.proxy_pool is None:
+        ep.proxy_pool = http_pool(ep.ctx, ep.ctx.max_concurrency)
     try:
-        return await client.post(url, json=body, headers=headers, extensions=extensions)
+        response = await ep.proxy_pool.post(url, json=body, headers=headers)
+    except httpx.TimeoutException as exc:
+        raise TimeoutError(str(exc)) from exc
+    except httpx.TransportError as exc:
+        raise ConnectionFailed(str(exc) or type(exc).__name__) from exc
+    return Reply(url, response.status_code,
+                 {k.lower(): v for k, v in response.headers.items()}, response.content)
+
+
+async def _post(ep: Endpoint, url: str, body: dict[str, Any], headers: dict[str, str],
+                sent: asyncio.Event | None = None) -> Reply:
+    """One request and its reply within the call's timeout; `sent` is set once it is written."""
+    try:
+        async with asyncio.timeout(ep.ctx.request_timeout):
+            if proxied(url):
+                return await _post_proxied(ep, url, body, headers)
+            target = Target.parse(url)
+            # compact; ASCII escapes are 2.5x faster to encode than UTF-8 text
+            data = json.dumps(body, separators=(",", ":")).encode()
+            head = request_head(target, headers, len(data))
+            conn = await ep.acquire(target)
+            reply = await conn.exchange(url, head, data, sent)
+            ep.release(conn)
+            return reply
     finally:
         if sent:
             sent.set()
-        ep.idle.append(client)
-
-
-def _setting_when_written(sent: asyncio.Event) -> Any:
-    async def trace(event: str, info: dict[str, Any]) -> None:
-        if event.endswith("send_request_body.complete"):
-            sent.set()
-
-    return trace
 
 
 def send_early(ctx: Context, messages: Sequence[tuple[str, Any]], params: dict[str, Any],
@@ -274,7 +332,7 @@ def send_early(ctx: Context, messages: Sequence[tuple[str, Any]], params: dict[s
     return early
 
 
-def reply_text(response: httpx.Response) -> tuple[str, int | None, int | None]:
+def reply_text(response: Reply) -> tuple[str, int | None, int | None]:
     """(text, prompt tokens, completion tokens) of a chat completion reply.
 
     Raises the openai package's exception for an error status or a body that is not one.
@@ -288,7 +346,8 @@ def reply_text(response: httpx.Response) -> tuple[str, int | None, int | None]:
         usage = reply.get("usage") or {}
     except (ValueError, AttributeError, TypeError) as exc:
         raise _openai().APIResponseValidationError(
-            response=response, body=response.text, message=f"not a chat completion: {exc}"
+            response=_httpx_response(response), body=response.text,
+            message=f"not a chat completion: {exc}"
         ) from None
     return str(text), usage.get("prompt_tokens"), usage.get("completion_tokens")
 
@@ -304,8 +363,9 @@ async def complete(
     early = ep.take_early(url, body, headers) if ep.early else None
     try:
         response = await (early if early is not None else _post(ep, url, body, headers))
-    except httpx.TimeoutException as exc:
-        raise _openai().APITimeoutError(request=exc.request) from exc
-    except httpx.TransportError as exc:
-        raise _openai().APIConnectionError(request=exc.request) from exc
+    except TimeoutError as exc:
+        raise _openai().APITimeoutError(request=_httpx_request(url)) from exc
+    except ConnectionFailed as exc:
+        raise _openai().APIConnectionError(message=str(exc), request=_httpx_request(url)
+                                           ) from exc
     return reply_text(response)

@@ -24,9 +24,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 from langchain_core.messages import BaseMessage, HumanMessage
 from longcepo.nodes import endpoint, structured
+from longcepo.nodes.connection import ConnectionFailed
 from longcepo.nodes.errors import LLMCallError
 from longcepo.nodes.redact import redact_url, scrub
 from longcepo.nodes.request import json_note, reminded, sampling
@@ -172,7 +172,7 @@ def _retryable(exc: BaseException) -> bool:
             return True  # APITimeoutError is an APIConnectionError
         if isinstance(exc, openai.APIStatusError):
             return bool(exc.status_code in _RETRY_STATUS or exc.status_code >= 500)
-    return isinstance(exc, httpx.TransportError | asyncio.TimeoutError)
+    return isinstance(exc, ConnectionFailed | asyncio.TimeoutError)
 
 
 def _root_cause(exc: BaseException) -> BaseException:

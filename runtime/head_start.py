@@ -23,10 +23,10 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-import httpx
 from longcepo.env import tracing_requested
 from longcepo.nodes import endpoint, structured
 from longcepo.nodes.budget import check_question, utf8_bytes, validate_context
+from longcepo.nodes.connection import Reply
 from longcepo.nodes.errors import ConfigError, InputError
 from longcepo.nodes.inputs import as_documents
 from longcepo.nodes.protocols import parse_question
@@ -96,7 +96,7 @@ async def send_normalize(ctx: Context, query: str, documents: Sequence[Document]
     return True
 
 
-def _send_plan(ctx: Context, reply: asyncio.Task[httpx.Response]) -> None:
+def _send_plan(ctx: Context, reply: asyncio.Task[Reply]) -> None:
     """Send the plan call the plan node will make after this normalize reply, if any."""
     if reply.cancelled() or reply.exception() is not None:
         return  # the node meets the same error and retries; the plan waits for it

@@ -6,19 +6,30 @@ import openai
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables.config import var_child_runnable_config
+from longcepo import env
 from longcepo.nodes import endpoint
 
 REQ = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
 
 
-def test_a_call_takes_an_idle_connection_before_opening_one(ctx):
-    ep = endpoint.Endpoint(ctx)
-    first, second = ep.acquire(), ep.acquire()  # two calls in flight: two connections
-    assert first is not second and ep.clients == [first, second]
-    ep.idle.append(first)  # one finished
-    assert ep.acquire() is first and len(ep.clients) == 2
-    limits = first._transport._pool._max_connections  # one connection per client
-    assert limits == 1
+@pytest.mark.parametrize(("variables", "url", "proxied"), [
+    ({}, "http://10.0.0.5:8000/v1/chat/completions", False),
+    ({"HTTPS_PROXY": "http://proxy:3128"}, "http://10.0.0.5:8000/v1/chat/completions", False),
+    ({"https_proxy": "http://proxy:3128"}, "https://api.example.com/v1/chat/completions", True),
+    ({"ALL_PROXY": "http://proxy:3128"}, "http://10.0.0.5:8000/v1/chat/completions", True),
+    ({"HTTP_PROXY": "http://proxy:3128", "NO_PROXY": "10.0.0.5"},
+     "http://10.0.0.5:8000/v1/chat/completions", False),
+    ({"HTTP_PROXY": "http://proxy:3128", "no_proxy": ".internal"},
+     "http://model.internal/v1/chat/completions", False),
+])
+def test_calls_go_through_httpx_exactly_when_a_proxy_applies(monkeypatch, variables, url,
+                                                             proxied):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert env.proxied(url) is proxied
 
 
 @pytest.mark.parametrize(("status", "cls"), [
