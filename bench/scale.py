@@ -69,6 +69,8 @@ async def worker(doc_path: str, base_url: str, state_dir: str) -> dict[str, Any]
         "chunks": payload["documents"][0]["n_chunks"],
         "correct": result["answer"].strip() == spec["gold"],
         "calls": usage_total(result["usage"], "calls"),
+        "cached_calls": usage_total(result["usage"], "cached_calls"),
+        "failed_calls": usage_total(result["usage"], "failed_calls"),
         "ingest_s": round(ingested - started, 3),
         "run_s": round(finished - ingested, 3),
         "total_s": round(finished - started, 3),
