@@ -23,7 +23,7 @@ from llm_double.corpus import needle_task
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = ["--chunk-size", "512", "--window", "2048", "--max-output-tokens", "200"]
-HEAVY = ("langgraph", "langchain_core", "langchain_openai", "langsmith", "openai")
+HEAVY = ("langgraph", "langchain_core", "langchain_openai", "langsmith", "openai", "httpx")
 
 PROBE = """
 import asyncio, json, sys
