@@ -5,6 +5,7 @@ Each case exits non-zero without a traceback; a Ctrl-C prints the thread and the
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shlex
@@ -50,6 +51,21 @@ def test_answers_through_the_double(needle, llm_double, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert out.strip() == task.gold
+
+
+def test_ask_collects_again_once_its_graph_has_loaded(needle, llm_double, tmp_path, capsys):
+    from longcepo.cli import startup
+
+    path, task = needle
+    startup.pause_collection()  # as the `longcepo` script starts
+    try:
+        assert not gc.isenabled()
+        code = ask(path, task.question, tmp_path, "--base-url", llm_double.base_url)
+        assert code == 0, capsys.readouterr().err
+        assert gc.isenabled() and gc.get_freeze_count() > 0  # resumed, the loaded code frozen
+    finally:
+        startup.resume_collection()
+        gc.unfreeze()
 
 
 def test_connection_refused_names_the_address_and_the_fix(needle, tmp_path, capsys):

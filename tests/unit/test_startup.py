@@ -64,3 +64,36 @@ def test_import_longcepo_leaves_the_import_system_alone():
         print(json.dumps({"same": sys.meta_path == before}))
     """, ROOT)
     assert out == {"same": True}
+
+
+def test_collection_pauses_while_importing_and_resumes_frozen(tmp_path):
+    out = _run("""
+        import gc, json
+        from longcepo.cli import startup
+        startup.resume_collection()           # never paused: nothing to do
+        untouched = gc.isenabled() and gc.get_freeze_count() == 0
+        startup.pause_collection()
+        paused = not gc.isenabled()
+        startup.resume_collection()
+        print(json.dumps([untouched, paused, gc.isenabled(), gc.get_freeze_count() > 0]))
+    """, ROOT)
+    assert out == [True, True, True, True]
+
+
+def test_every_command_but_ask_collects_again_before_it_runs(tmp_path):
+    code = """
+        import gc, json, sys
+        from longcepo.cli import main as cli, startup
+
+        class Command:  # stands in for a subcommand's module
+            add_arguments = staticmethod(lambda parser: None)
+            main = staticmethod(lambda args, parser: print(json.dumps(gc.isenabled())) or 0)
+
+        cli.command_module = lambda name: Command
+        startup.pause_collection()
+        sys.exit(cli.main([sys.argv[1]]))
+    """
+    for command, enabled in (("serve", True), ("eval", True), ("ask", False)):
+        done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), command], cwd=ROOT,
+                              capture_output=True, text=True, check=True)
+        assert json.loads(done.stdout.strip().splitlines()[-1]) is enabled, command
