@@ -54,7 +54,7 @@ def tracing_requested() -> bool:
 def proxied(url: str) -> bool:
     """Whether a proxy from the environment applies to `url`, as httpx (and urllib) decide.
 
-    Checked before each direct call: without any proxy variable it costs a scan of the
+    Decided once per run's endpoint: without any proxy variable it costs a scan of the
     environment and never imports urllib.request.
     """
     if not any(k.lower() in PROXY_SWITCHES and v for k, v in os.environ.items()):

@@ -75,6 +75,7 @@ class Endpoint:
     """
 
     ctx: Context
+    target: Target | None = field(init=False)  # None: through a proxy, with httpx
     idle: list[Connection] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
     proxy_pool: httpx.AsyncClient | None = None
@@ -82,8 +83,12 @@ class Endpoint:
     early: list[Early] = field(default_factory=list)
     _chat: BaseChatOpenAI | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        url = _url(self.ctx)  # the checked base_url: always http(s)
+        self.target = None if proxied(url) else Target.parse(url)
+
     async def acquire(self, target: Target) -> Connection:
-        """An open idle connection, the most recently used first; else a new one."""
+        """An open idle connection to `target`, the most recently used first; else a new one."""
         while self.idle:
             conn = self.idle.pop()
             if conn.open:
@@ -232,27 +237,25 @@ def _httpx_response(reply: Reply) -> httpx.Response:
                           request=_httpx_request(reply.url))
 
 
-def status_error(response: Reply | httpx.Response) -> Exception:
+def status_error(reply: Reply) -> Exception:
     """The openai package's exception for an HTTP error reply, as its client builds it."""
     openai = _openai()
-    if isinstance(response, Reply):
-        response = _httpx_response(response)
-    text = response.text.strip()
+    text = reply.text.strip()
     body: Any = text
     try:
         body = json.loads(text)
-        message = f"Error code: {response.status_code} - {body}"
+        message = f"Error code: {reply.status_code} - {body}"
     except ValueError:
-        message = text or f"Error code: {response.status_code}"
+        message = text or f"Error code: {reply.status_code}"
     data = body.get("error", body) if isinstance(body, dict) else body
     classes = {400: openai.BadRequestError, 401: openai.AuthenticationError,
                403: openai.PermissionDeniedError, 404: openai.NotFoundError,
                409: openai.ConflictError, 422: openai.UnprocessableEntityError,
                429: openai.RateLimitError}
-    cls = classes.get(response.status_code)
+    cls = classes.get(reply.status_code)
     if cls is None:
-        cls = openai.InternalServerError if response.status_code >= 500 else openai.APIStatusError
-    error: Exception = cls(message, response=response, body=data)
+        cls = openai.InternalServerError if reply.status_code >= 500 else openai.APIStatusError
+    error: Exception = cls(message, response=_httpx_response(reply), body=data)
     return error
 
 
@@ -272,9 +275,13 @@ def _payload(ctx: Context, messages: Sequence[tuple[str, Any]], params: dict[str
             **{k: v for k, v in params.items() if k != "extra_body"}, **extra}
 
 
+def _url(ctx: Context) -> str:
+    return (ctx.base_url or OPENAI_URL).rstrip("/") + "/chat/completions"
+
+
 def _request(ctx: Context, messages: Sequence[tuple[str, Any]], params: dict[str, Any],
              extra_headers: dict[str, str]) -> tuple[str, dict[str, Any], dict[str, str]]:
-    url = (ctx.base_url or OPENAI_URL).rstrip("/") + "/chat/completions"
+    url = _url(ctx)
     headers = {"Authorization": f"Bearer {ctx.api_key or 'not-needed'}", **extra_headers}
     return url, _payload(ctx, messages, params), headers
 
@@ -300,13 +307,12 @@ async def _post(ep: Endpoint, url: str, body: dict[str, Any], headers: dict[str,
     """One request and its reply within the call's timeout; `sent` is set once it is written."""
     try:
         async with asyncio.timeout(ep.ctx.request_timeout):
-            if proxied(url):
+            if ep.target is None:
                 return await _post_proxied(ep, url, body, headers)
-            target = Target.parse(url)
             # compact; ASCII escapes are 2.5x faster to encode than UTF-8 text
             data = json.dumps(body, separators=(",", ":")).encode()
-            head = request_head(target, headers, len(data))
-            conn = await ep.acquire(target)
+            head = request_head(ep.target, headers, len(data))
+            conn = await ep.acquire(ep.target)
             reply = await conn.exchange(url, head, data, sent)
             ep.release(conn)
             return reply

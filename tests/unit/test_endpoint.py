@@ -1,15 +1,17 @@
 """The run's connection pools and the direct path's choices, without a server."""
 
 
-import httpx
+import json
+
 import openai
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables.config import var_child_runnable_config
 from longcepo import env
 from longcepo.nodes import endpoint
+from longcepo.nodes.connection import Reply
 
-REQ = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+URL = "http://127.0.0.1:9/v1/chat/completions"
 
 
 @pytest.mark.parametrize(("variables", "url", "proxied"), [
@@ -39,15 +41,15 @@ def test_calls_go_through_httpx_exactly_when_a_proxy_applies(monkeypatch, variab
 ])
 def test_error_replies_become_the_openai_exceptions(status, cls):
     body = {"error": {"message": "no", "type": "x"}}
-    exc = endpoint.status_error(httpx.Response(status, json=body, request=REQ,
-                                               headers={"retry-after": "2"}))
+    exc = endpoint.status_error(Reply(URL, status, {"retry-after": "2"},
+                                      json.dumps(body).encode()))
     assert type(exc) is cls and exc.status_code == status
     assert exc.body == body["error"] and exc.message.startswith(f"Error code: {status} - ")
     assert exc.response.headers["retry-after"] == "2"  # the retry loop reads it
 
 
 def test_a_text_error_reply_keeps_its_text():
-    exc = endpoint.status_error(httpx.Response(502, text="bad gateway", request=REQ))
+    exc = endpoint.status_error(Reply(URL, 502, {}, b"bad gateway"))
     assert isinstance(exc, openai.InternalServerError) and exc.message == "bad gateway"
 
 
